@@ -1,0 +1,3 @@
+from pw2mqtt.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The `pw2mqtt` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pw2mqtt import __version__
+from pw2mqtt.config import GatewaySettings, Settings, load_settings, validation_problems
+from pw2mqtt.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result: int = args.handler(args)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"config: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pw2mqtt",
+        description="Bridge a Tesla Powerwall gateway's local API to MQTT.",
+    )
+    parser.add_argument("--version", action="version", version=f"pw2mqtt {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        help="connect to a gateway and print what it offers",
+        description="Connect to a gateway, log in and print its firmware, DIN, role, the "
+        "endpoints that answer, the TLS fingerprint and the power flows right now.",
+    )
+    check.add_argument("--config", type=Path, help="YAML configuration file")
+    check.add_argument(
+        "--gateway", type=int, default=0, help="which gateway of the config (0-based)"
+    )
+    check.add_argument("--host", help="gateway host or IP, optionally with :port")
+    check.add_argument("--password", help="customer password (or installer, with --role)")
+    check.add_argument("--role", choices=["customer", "installer"])
+    check.add_argument("--server-name", help="TLS server name (SNI) to send; '' sends none")
+    tls = check.add_mutually_exclusive_group()
+    tls.add_argument("--ca-file", type=Path, help="verify the gateway against this CA/certificate")
+    tls.add_argument("--fingerprint", help="pin this SHA-256 certificate fingerprint")
+    tls.add_argument("--insecure", action="store_true", help="do not verify the certificate")
+    check.add_argument("--state-dir", type=Path, help="where the TLS pin and session are kept")
+    check.add_argument("--timeout", type=float, help="seconds per request (default 10)")
+    check.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    check.set_defaults(handler=_run_check)
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="run a simulated gateway on loopback",
+        description="Run one or more simulated Powerwall gateways over HTTPS on loopback.",
+    )
+    from pw2mqtt.simulator.cli import add_simulate_arguments, run_simulate  # noqa: PLC0415
+
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(handler=lambda args: asyncio.run(run_simulate(args)))
+    return parser
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from pw2mqtt.check import run_check  # noqa: PLC0415 - keep `pw2mqtt --help` fast
+
+    settings, gateway = _check_settings(args)
+    return asyncio.run(run_check(gateway, settings.state_dir))
+
+
+def _check_settings(args: argparse.Namespace) -> tuple[Settings, GatewaySettings]:
+    overrides: dict[str, Any] = {}
+    if args.state_dir is not None:
+        overrides["state_dir"] = args.state_dir
+    settings = load_settings(args.config, **overrides)
+    base: dict[str, Any] = {}
+    if settings.gateways:
+        if not 0 <= args.gateway < len(settings.gateways):
+            raise ConfigError(
+                [f"--gateway {args.gateway}: the config has {len(settings.gateways)}"]
+            )
+        base = settings.gateways[args.gateway].model_dump()
+        base["password"] = settings.gateways[args.gateway].password.get_secret_value()
+    flags = {
+        "host": args.host,
+        "password": args.password,
+        "role": args.role,
+        "server_name": args.server_name,
+        "timeout": args.timeout,
+    }
+    base.update({key: value for key, value in flags.items() if value is not None})
+    if args.insecure:
+        base["tls"] = {"mode": "insecure"}
+    elif args.ca_file is not None:
+        base["tls"] = {"mode": "ca", "ca_file": args.ca_file}
+    elif args.fingerprint is not None:
+        base["tls"] = {"mode": "pin", "fingerprint": args.fingerprint}
+    missing = [f"--{key}" for key in ("host", "password") if key not in base]
+    if missing:
+        raise ConfigError([f"give {' and '.join(missing)} (or --config FILE)"])
+    return settings, _validate_gateway(base)
+
+
+def _validate_gateway(values: dict[str, Any]) -> GatewaySettings:
+    try:
+        return GatewaySettings.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(validation_problems(err)) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Settings: a YAML file, `PW2MQTT_…` environment variables (`__` for nesting) and `…_FILE` secrets.
+
+Precedence, highest first: environment variables, `…_FILE` variables, the YAML file, defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, cast
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from pw2mqtt.errors import ConfigError
+from pw2mqtt.gateway.address import GatewayAddress
+from pw2mqtt.gateway.tls import TlsMode, normalise_fingerprint
+
+ENV_PREFIX = "PW2MQTT_"
+_SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def default_state_dir() -> Path:
+    if explicit := os.environ.get("PW2MQTT_STATE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "pw2mqtt"
+
+
+def _check_host(value: str) -> str:
+    GatewayAddress.parse(value)
+    return value.strip()
+
+
+def _check_slug(value: str | None) -> str | None:
+    if value is not None and (not value or not set(value) <= _SLUG_CHARS):
+        raise ValueError("use lowercase letters, digits, '_' and '-' only")
+    return value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsSettings(_Section):
+    mode: TlsMode = "pin"
+    """`pin`: trust the first certificate seen and refuse any other; `ca`: verify against
+    `ca_file`; `insecure`: verify nothing."""
+    ca_file: Path | None = None
+    fingerprint: str | None = None
+    """Pin this SHA-256 fingerprint instead of the first one seen."""
+
+    @field_validator("fingerprint")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_fingerprint(value)
+
+    @model_validator(mode="after")
+    def _ca_needs_file(self) -> TlsSettings:
+        if self.mode == "ca" and self.ca_file is None:
+            raise ValueError("tls.mode 'ca' needs tls.ca_file")
+        return self
+
+
+class PollSettings(_Section):
+    fast: float = Field(5.0, ge=1.0)
+    """Seconds between reads of aggregates, state of charge and grid status."""
+    medium: float = Field(30.0, ge=1.0)
+    """Seconds between reads of operation, sitemaster and system status."""
+    slow: float = Field(600.0, ge=10.0)
+    """Seconds between reads of status, site info and Powerwalls."""
+
+
+class GatewaySettings(_Section):
+    host: Annotated[str, AfterValidator(_check_host)]
+    """Host name or IP address of the gateway, optionally with a port (`192.168.1.5:8443`)."""
+    password: SecretStr
+    """The customer password (or installer password with `role: installer`)."""
+    role: Literal["customer", "installer"] = "customer"
+    email: str = "pw2mqtt@localhost"
+    """Sent with the login; the gateway ignores it."""
+    name: Annotated[str | None, AfterValidator(_check_slug)] = None
+    """Topic slug for this gateway; defaults to one derived from its DIN."""
+    server_name: str | None = None
+    """TLS server name (SNI). Default: `powerwall` for a host name, none for an IP address;
+    an empty string sends none."""
+    tls: TlsSettings = TlsSettings()
+    timeout: float = Field(10.0, gt=0, le=120)
+    """Seconds before a request to the gateway is abandoned."""
+    max_concurrency: int = Field(1, ge=1, le=4)
+    """Requests in flight at once to this gateway."""
+    pause_seconds: float = Field(300.0, ge=0)
+    """How long to leave the gateway alone after a 429/503 or repeated failed logins."""
+    login_failure_limit: int = Field(3, ge=1)
+    """Failed logins in a row before pausing."""
+    backoff_max: float = Field(300.0, ge=1)
+    """Ceiling of the exponential backoff after network failures, in seconds."""
+    poll: PollSettings = PollSettings()
+
+    @property
+    def address(self) -> GatewayAddress:
+        return GatewayAddress.parse(self.host)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    gateways: list[GatewaySettings] = Field(default_factory=list)
+    state_dir: Path = Field(default_factory=default_state_dir)
+    """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            _FileSecretsSource(settings_cls),
+            YamlConfigSettingsSource(settings_cls),  # reads model_config["yaml_file"], if set
+        )
+
+
+class _FileSecretsSource(PydanticBaseSettingsSource):
+    """`PW2MQTT_A__B_FILE=/run/secrets/x` sets `a.b` to the file's content (Docker secrets)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key, path in os.environ.items():
+            if not key.startswith(ENV_PREFIX) or not key.endswith("_FILE"):
+                continue
+            parts = key[len(ENV_PREFIX) : -len("_FILE")].lower().split("__")
+            try:
+                content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as err:
+                raise ConfigError([f"{key}: cannot read {path}: {err.strerror}"]) from err
+            _set_path(values, parts, content)
+        return values
+
+
+def _set_path(target: dict[str, Any], parts: list[str], value: str) -> None:
+    node: Any = target
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            index = int(part)
+            while len(node) <= index:
+                node.append({})
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+            continue
+        if last:
+            node[part] = value
+        else:
+            following_is_index = parts[i + 1].isdigit()
+            node = node.setdefault(part, [] if following_is_index else {})
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Load and validate; raise `ConfigError` with one line per problem."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError([f"config file not found: {config_file}"])
+    settings_cls: type[Settings] = Settings
+    if config_file is not None:
+        config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+        settings_cls = cast(
+            "type[Settings]", type("Settings", (Settings,), {"model_config": config})
+        )
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as err:
+        raise ConfigError(validation_problems(err)) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([f"{config_file}: not valid YAML: {err}"]) from None
+
+
+def validation_problems(err: ValidationError) -> list[str]:
+    """One line per problem: `gateways.0.host: not a TCP port: 'x'`."""
+    problems = []
+    for error in err.errors():
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
+        problems.append(f"{location}: {message}")
+    return problems

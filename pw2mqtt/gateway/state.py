@@ -1,0 +1,68 @@
+"""What the client keeps between runs: the pinned certificate and the login session.
+
+Files live in `<state_dir>/<gateway key>/` and are written atomically with mode 0600, because the
+session file holds a token that is as good as the password until it expires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+_PIN_FILE = "tls-pin.sha256"
+_SESSION_FILE = "session.json"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    role: str
+    token: str
+    auth_cookie: str | None = None
+    user_record: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StoredSession(role={self.role!r}, token=<redacted>)"
+
+
+class GatewayState:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def load_pin(self) -> str | None:
+        try:
+            text = (self.directory / _PIN_FILE).read_text(encoding="ascii").strip().lower()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return text or None
+
+    def save_pin(self, fingerprint: str) -> Path:
+        return self._write(_PIN_FILE, fingerprint + "\n")
+
+    def load_session(self, role: str) -> StoredSession | None:
+        try:
+            data = json.loads((self.directory / _SESSION_FILE).read_text(encoding="utf-8"))
+            session = StoredSession(**data)
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+        return session if session.role == role and session.token else None
+
+    def save_session(self, session: StoredSession) -> None:
+        self._write(_SESSION_FILE, json.dumps(asdict(session)))
+
+    def clear_session(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / _SESSION_FILE).unlink()
+
+    def _write(self, name: str, text: str) -> Path:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.directory / name
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o600)  # the umask or an existing file may have widened it
+        temporary.replace(path)
+        return path
