@@ -1,0 +1,1 @@
+"""The Powerwall gateway: its local API client, response models and snapshots."""

@@ -1,0 +1,82 @@
+"""One immutable view of everything read from a gateway, built up across poll tiers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from pw2mqtt.gateway.models import (
+    Aggregates,
+    GridFaults,
+    Meters,
+    Networks,
+    Operation,
+    Powerwalls,
+    SiteInfo,
+    Sitemaster,
+    SiteName,
+    Soe,
+    SolarPowerwall,
+    Status,
+    SystemGridStatus,
+    SystemStatus,
+    UpdateStatus,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySnapshot:
+    """The models read at `taken_at`, one field per endpoint (named as in `READ_ENDPOINTS`).
+
+    A snapshot built by a poll holds what that poll read; `fresh` is derived from the fields that
+    are set. `older.merged(newer)` fills the gaps from `older`, so endpoints read at a slower rate
+    carry over, while `fresh` stays the set the newer poll actually read.
+    """
+
+    taken_at: datetime
+    status: Status | None = None
+    aggregates: Aggregates | None = None
+    soe: Soe | None = None
+    grid_status: SystemGridStatus | None = None
+    system_status: SystemStatus | None = None
+    grid_faults: GridFaults | None = None
+    sitemaster: Sitemaster | None = None
+    operation: Operation | None = None
+    site_info: SiteInfo | None = None
+    site_name: SiteName | None = None
+    powerwalls: Powerwalls | None = None
+    solar_powerwall: SolarPowerwall | None = None
+    meters_site: Meters | None = None
+    meters_solar: Meters | None = None
+    update_status: UpdateStatus | None = None
+    networks: Networks | None = None
+    fresh: frozenset[str] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.taken_at.utcoffset() != timedelta(0):
+            raise ValueError("taken_at must be an aware UTC datetime")
+        read = frozenset(name for name in ENDPOINT_NAMES if getattr(self, name) is not None)
+        object.__setattr__(self, "fresh", read)  # the frozen dataclass way to set a derived field
+
+    def get(self, name: str) -> BaseModel | None:
+        """The model stored for an endpoint name (`None` if never read); KeyError if unknown."""
+        if name not in ENDPOINT_NAMES:
+            raise KeyError(name)
+        model: BaseModel | None = getattr(self, name)
+        return model
+
+    def merged(self, newer: GatewaySnapshot) -> GatewaySnapshot:
+        """`newer`, with the endpoints it did not read carried over from this snapshot."""
+        stale = (name for name in ENDPOINT_NAMES if name not in newer.fresh)
+        carried: dict[str, Any] = {name: self.get(name) for name in stale}
+        result = replace(newer, **carried)
+        object.__setattr__(result, "fresh", newer.fresh)
+        return result
+
+
+ENDPOINT_NAMES: tuple[str, ...] = tuple(
+    f.name for f in fields(GatewaySnapshot) if f.name not in {"taken_at", "fresh"}
+)

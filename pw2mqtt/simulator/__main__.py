@@ -1,0 +1,3 @@
+from pw2mqtt.simulator.cli import main
+
+raise SystemExit(main())
