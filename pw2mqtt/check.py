@@ -27,6 +27,7 @@ from pw2mqtt.gateway.models import (
     SOE,
     STATUS,
     Aggregates,
+    Status,
 )
 from pw2mqtt.gateway.tls import format_fingerprint
 
@@ -53,10 +54,13 @@ async def _report(client: GatewayClient, out: Printer) -> None:
     settings = client.settings
     sni = client.server_name or "none (IP address)"
     out(f"gateway      {client.address.base_url}   (TLS server name: {sni})")
-    status = await client.read(STATUS)
+    try:
+        status: Status | None = await client.read(STATUS)
+    except EndpointUnsupportedError:  # a Powerwall 3 answers only three endpoints
+        status = None
     out(f"tls          {_tls_line(client)}")
-    out(f"firmware     {status.version or 'unknown'}")
-    out(f"din          {status.din or 'unknown'}")
+    out(f"firmware     {(status and status.version) or 'not reported'}")
+    out(f"din          {(status and status.din) or 'not reported'}")
     await client.read(SOE)  # logs in (or reuses the saved session)
     how = "new login" if client.logins else "saved session reused"
     out(f"role         {settings.role} ({how})")

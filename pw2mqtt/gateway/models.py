@@ -103,6 +103,7 @@ class UpdateState(StrEnum):
 # --- shared building blocks ----------------------------------------------------------------------
 
 _CONFIG = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+# Shorthands for the optional field types nearly every field uses.
 Bool = bool | None
 Text = str | None
 Num = Number | None
@@ -649,6 +650,8 @@ def _validation_summary(error: ValidationError) -> str:
     problems = error.errors(include_url=False, include_input=False, include_context=False)
     first = problems[0]
     where = ".".join(str(part) for part in first["loc"]) or "body"
+    if len(where) > 80:
+        where = f"{where[:40]}...{where[-36:]}"
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     text = first["msg"].removeprefix("Value error, ")
     return f"unexpected content at {where}: {text}{more}"

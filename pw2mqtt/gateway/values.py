@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -35,6 +36,7 @@ _UNITS = "|".join(sorted(_NANOS_PER_UNIT, key=len, reverse=True))  # "ms" before
 _GO_DURATION_PART = re.compile(rf"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)({_UNITS})")
 _GO_DURATION = re.compile(rf"[+-]?(?:{_GO_DURATION_PART.pattern})+")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+T = TypeVar("T")
 
 
 def _describe(value: object) -> str:
@@ -184,12 +186,25 @@ def _none_as_empty(value: object) -> object:
     return () if value is None else value
 
 
-Timestamp = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
+def _lenient(parse: Callable[[object], T | None]) -> Callable[[object], T | None]:
+    """Time values are metadata: one in a format never seen before becomes None rather than
+    sinking the power and energy readings that arrive beside it."""
+
+    def parse_or_none(value: object) -> T | None:
+        try:
+            return parse(value)
+        except ValueError:
+            return None
+
+    return parse_or_none
+
+
+Timestamp = Annotated[datetime | None, BeforeValidator(_lenient(parse_timestamp))]
 """Aware datetime in the gateway's own offset; None for "never" (0001-01-01T00:00:00Z)."""
-StartTime = Annotated[datetime | None, BeforeValidator(parse_start_time)]
-GoDuration = Annotated[timedelta, BeforeValidator(parse_go_duration)]
-LegacyUptime = Annotated[timedelta, BeforeValidator(parse_legacy_uptime)]
-EpochMillis = Annotated[datetime, BeforeValidator(parse_epoch_millis)]
+StartTime = Annotated[datetime | None, BeforeValidator(_lenient(parse_start_time))]
+GoDuration = Annotated[timedelta | None, BeforeValidator(_lenient(parse_go_duration))]
+LegacyUptime = Annotated[timedelta | None, BeforeValidator(_lenient(parse_legacy_uptime))]
+EpochMillis = Annotated[datetime | None, BeforeValidator(_lenient(parse_epoch_millis))]
 Number = Annotated[float, BeforeValidator(parse_number)]
 Integer = Annotated[int, BeforeValidator(parse_integer)]
 NULL_AS_EMPTY = BeforeValidator(_none_as_empty)

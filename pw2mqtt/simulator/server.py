@@ -317,6 +317,8 @@ class GatewaySimulator:
         """Change mode and raw reserve at once, as if an installer had committed them."""
         if mode is not None and mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
+        if reserve is not None and not 0.0 <= reserve <= 100.0:
+            raise ValueError("the reserve is a raw percentage within 0..100")
         self._core.site.set_operation(self.now(), mode, reserve)
 
     def set_sitemaster(self, running: bool) -> None:
