@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -32,6 +33,8 @@ from pw2mqtt.gateway.address import GatewayAddress
 from pw2mqtt.gateway.tls import TlsMode, normalise_fingerprint
 
 ENV_PREFIX = "PW2MQTT_"
+SECRET_KEYS = frozenset({"password", "username"})
+"""Settings that may also be given as `…_FILE`: the name of a file holding the value."""
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -130,6 +133,13 @@ class Settings(BaseSettings):
     """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    @field_validator("gateways", mode="before")
+    @classmethod
+    def _list_from_indexed(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value and all(str(key).isdigit() for key in value):
+            return [value[key] for key in sorted(value, key=int)]
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -141,9 +151,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (
             init_settings,
-            env_settings,
+            _EnvWithoutFileVariables(settings_cls),
             _FileSecretsSource(settings_cls),
-            YamlConfigSettingsSource(settings_cls),  # reads model_config["yaml_file"], if set
+            _IndexedYamlSource(settings_cls),  # reads model_config["yaml_file"], if set
         )
 
 
@@ -159,6 +169,8 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
             if not key.startswith(ENV_PREFIX) or not key.endswith("_FILE"):
                 continue
             parts = key[len(ENV_PREFIX) : -len("_FILE")].lower().split("__")
+            if parts[-1] not in SECRET_KEYS:
+                continue
             try:
                 content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
             except OSError as err:
@@ -168,23 +180,41 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
 
 
 def _set_path(target: dict[str, Any], parts: list[str], value: str) -> None:
-    node: Any = target
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if isinstance(node, list):
-            index = int(part)
-            while len(node) <= index:
-                node.append({})
-            if last:
-                node[index] = value
-            else:
-                node = node[index]
-            continue
-        if last:
-            node[part] = value
-        else:
-            following_is_index = parts[i + 1].isdigit()
-            node = node.setdefault(part, [] if following_is_index else {})
+    node = target
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+class _EnvWithoutFileVariables(EnvSettingsSource):
+    """`PW2MQTT_…` variables, less the `…_FILE` ones `_FileSecretsSource` reads."""
+
+    def __call__(self) -> dict[str, Any]:
+        return _without_file_keys(super().__call__())
+
+
+def _without_file_keys(data: dict[str, Any]) -> dict[str, Any]:
+    file_keys = {f"{key}_file" for key in SECRET_KEYS}
+    return {
+        key: _without_file_keys(value) if isinstance(value, dict) else value
+        for key, value in data.items()
+        if key not in file_keys
+    }
+
+
+class _IndexedYamlSource(YamlConfigSettingsSource):
+    """The YAML file, with the gateway list keyed by index.
+
+    Environment variables address list items as `GATEWAYS__0__…`, which arrive keyed by index;
+    keying the file's list the same way lets the two merge item by item instead of one list
+    replacing the other.
+    """
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        if isinstance(data.get("gateways"), list):
+            data["gateways"] = {str(i): item for i, item in enumerate(data["gateways"])}
+        return data
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -1,5 +1,5 @@
 """A faithful fake Powerwall gateway over real HTTPS on loopback, for tests, demos and users
-without hardware. See README.md in this directory."""
+without hardware. See docs/simulator.md."""
 
 from pw2mqtt.simulator.core import CallRecord
 from pw2mqtt.simulator.faults import FaultConfig
