@@ -97,11 +97,13 @@ def _meter_power(name: str, part: Literal["all", "pos", "neg"] = "all") -> Reade
     return read
 
 
-def _meter_field(name: str, field: str) -> Reader:
+def _meter_field(name: str, field: str, *, zero_is_missing: bool = False) -> Reader:
     def read(snapshot: GatewaySnapshot) -> float | None:
         meter = _meter(snapshot, name)
         value = None if meter is None else getattr(meter, field)
-        return value if isinstance(value, float) else None
+        if not isinstance(value, float) or (zero_is_missing and value == 0):
+            return None
+        return value
 
     return read
 
@@ -237,7 +239,7 @@ def _meter_entities(meter: str, key: str, label: str) -> tuple[Entity, ...]:
     return (
         Entity(
             f"{key}_frequency", f"{label} frequency", f"Frequency at the {meter} meter.",
-            "aggregates", _meter_field(meter, "frequency"),
+            "aggregates", _meter_field(meter, "frequency", zero_is_missing=True),
             unit="Hz", device_class="frequency", state_class="measurement", precision=2,
             deadband=0.02, category="diagnostic", enabled_by_default=False,
         ),
