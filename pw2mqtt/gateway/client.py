@@ -96,6 +96,7 @@ class GatewayClient:
         self._retry_at = 0.0
         self._last_network_error = ""
         self._unsupported: dict[str, float] = {}
+        self._forbidden: dict[str, float] = {}
         self._ssl: Any = None
         self.fingerprint: str | None = None
         self.logins = 0
@@ -155,8 +156,8 @@ class GatewayClient:
         if needs_auth and self._auth is None:
             await self._login()
         answer = await self._send(method, path, payload, authenticated=True)
-        is_read = method == "GET"
-        if needs_auth and (answer.status == 401 or (answer.status == 403 and is_read)):
+        refused = answer.status == 401 or (answer.status == 403 and method == "GET")
+        if needs_auth and refused and not self._session_is_fresh():
             _LOGGER.info(
                 "%s: session refused on %s (%d); logging in again",
                 self.address,
@@ -165,11 +166,18 @@ class GatewayClient:
             )
             await self._login(stale=self._auth)
             answer = await self._send(method, path, payload, authenticated=True)
-            if answer.status == 401:
-                raise GatewayAuthError(
-                    f"{self.address} refused a fresh session on {path}; check the role and password"
-                )
+        if needs_auth and answer.status == 401:
+            raise GatewayAuthError(
+                f"{self.address} refused a fresh session on {path}; check the role and password"
+            )
+        if answer.status == 403 and method == "GET":  # a fresh session may not read it
+            self._forbidden[path] = self._clock() + UNSUPPORTED_RECHECK_SECONDS
         return self._interpret(method, path, answer.status, answer.body)
+
+    def _session_is_fresh(self) -> bool:
+        """Logged in moments ago: a refusal now is about the role, not an expired session."""
+        last = self._last_login_at
+        return last is not None and self._clock() - last < MIN_LOGIN_SPACING_SECONDS
 
     async def fetch_snapshot(self, endpoints: Iterable[Endpoint[BaseModel]]) -> GatewaySnapshot:
         """Read each supported endpoint once; endpoints answering 404 are left out.
@@ -216,6 +224,10 @@ class GatewayClient:
             )
         if not self.is_supported(path):
             raise EndpointUnsupportedError(path, "not offered by this gateway (404)", 404)
+        if self._forbidden.get(path, 0.0) > now:
+            raise PermissionDeniedError(
+                path, f"refused for the {self.settings.role} role (403, remembered)", 403
+            )
 
     def _pause(self, reason: str) -> None:
         seconds = self.settings.pause_seconds

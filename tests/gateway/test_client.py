@@ -28,7 +28,14 @@ from pw2mqtt.errors import (
     SitemasterStoppedError,
 )
 from pw2mqtt.gateway.client import GatewayClient
-from pw2mqtt.gateway.models import AGGREGATES, OPERATION, READ_ENDPOINTS, SOE, STATUS
+from pw2mqtt.gateway.models import (
+    AGGREGATES,
+    NETWORKS,
+    OPERATION,
+    READ_ENDPOINTS,
+    SOE,
+    STATUS,
+)
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
 from pw2mqtt.simulator.certs import make_certificate
 
@@ -347,13 +354,21 @@ async def test_secrets_never_logged(
 
 
 @pytest.fixture
-async def odd_gateway(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
+async def odd_gateway(tmp_path: Path) -> AsyncIterator[tuple[int, list[str]]]:
     bundle = make_certificate()
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_bytes(bundle.cert_pem)
     key.write_bytes(bundle.key_pem)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
+
+    requests: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        requests.append(f"{request.method} {request.path}")
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def login(_: web.Request) -> web.Response:
         response = web.json_response({"token": "t0k3n"})
@@ -369,7 +384,11 @@ async def odd_gateway(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
     async def bad_gateway_with_body(_: web.Request) -> web.Response:
         return web.Response(status=502, text="Bad Gateway")
 
-    app = web.Application()
+    async def forbidden(_: web.Request) -> web.Response:
+        return web.json_response({"code": 403, "error": "Forbidden"}, status=403)
+
+    app = web.Application(middlewares=[record])
+    app.router.add_get("/api/networks", forbidden)
     app.router.add_post("/api/login/Basic", login)
     app.router.add_get("/api/system_status/soe", not_json)
     app.router.add_get("/api/meters/aggregates", wrong_type)
@@ -379,12 +398,12 @@ async def odd_gateway(tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield port, bundle.fingerprint
+    yield port, requests
     await runner.cleanup()
 
 
 async def test_bodies_that_are_not_what_the_endpoint_promises(
-    odd_gateway: tuple[int, str], tmp_path: Path
+    odd_gateway: tuple[int, list[str]], tmp_path: Path
 ) -> None:
     port, _ = odd_gateway
     settings = GatewaySettings.model_validate(
@@ -398,3 +417,19 @@ async def test_bodies_that_are_not_what_the_endpoint_promises(
         with pytest.raises(GatewayResponseError, match="unexpected HTTP 502") as caught:
             await client.request("GET", "/api/sitemaster")
         assert not isinstance(caught.value, SitemasterStoppedError)
+
+
+async def test_read_refused_to_a_fresh_session_is_remembered(
+    odd_gateway: tuple[int, list[str]], tmp_path: Path
+) -> None:
+    port, requests = odd_gateway
+    settings = GatewaySettings.model_validate(
+        {"host": f"127.0.0.1:{port}", "password": "x", "tls": {"mode": "insecure"}}
+    )
+    async with GatewayClient(settings, tmp_path) as client:
+        with pytest.raises(PermissionDeniedError, match="403"):
+            await client.read(NETWORKS)
+        with pytest.raises(PermissionDeniedError, match="remembered"):
+            await client.read(NETWORKS)
+    # The session was moments old, so the refusal is about the role: no second login.
+    assert requests == ["POST /api/login/Basic", "GET /api/networks"]
