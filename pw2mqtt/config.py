@@ -120,6 +120,61 @@ class GatewaySettings(_Section):
         return GatewayAddress.parse(self.host)
 
 
+class MqttTlsSettings(_Section):
+    enabled: bool = False
+    ca_file: Path | None = None
+    """CA bundle that signed the broker's certificate; default: the system's."""
+    certfile: Path | None = None
+    """Client certificate, for brokers that ask for one."""
+    keyfile: Path | None = None
+    insecure: bool = False
+    """Do not verify the broker's certificate."""
+
+
+class MqttSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = "pw2mqtt"
+    """Stable across restarts, so the broker keeps one session per bridge."""
+    keepalive: int = Field(60, ge=5, le=3600)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    tls: MqttTlsSettings = MqttTlsSettings()
+    base_topic: str = "pw2mqtt"
+    retain: bool = True
+    """Retain per-field state topics and the JSON state (bridge, availability and discovery
+    topics are always retained)."""
+    heartbeat: float = Field(60.0, ge=10)
+    """Seconds after which an unchanged value is published again."""
+
+    @field_validator("base_topic")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not value or any(not _is_topic_level(part) for part in value.split("/")):
+            raise ValueError("use letters, digits, '_' and '-' per level, no wildcards")
+        return value
+
+
+class HomeAssistantSettings(_Section):
+    enabled: bool = True
+    """Publish Home Assistant discovery. Nothing else needs Home Assistant."""
+    discovery_prefix: str = "homeassistant"
+    legacy_object_id: bool = False
+    """Also send `object_id`, for Home Assistant releases before 2025.10."""
+
+    @field_validator("discovery_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(not _is_topic_level(part) for part in value.split("/")):
+            raise ValueError("use letters, digits, '_' and '-' per level, no wildcards")
+        return value
+
+
+def _is_topic_level(text: str) -> bool:
+    return bool(text) and all(ch.isalnum() or ch in "_-" for ch in text)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -129,6 +184,8 @@ class Settings(BaseSettings):
     )
 
     gateways: list[GatewaySettings] = Field(default_factory=list)
+    mqtt: MqttSettings = MqttSettings()
+    homeassistant: HomeAssistantSettings = HomeAssistantSettings()
     state_dir: Path = Field(default_factory=default_state_dir)
     """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from pw2mqtt.config import GatewaySettings, PollSettings, Settings, TlsSettings, load_settings
+from pw2mqtt.config import (
+    GatewaySettings,
+    HomeAssistantSettings,
+    MqttSettings,
+    MqttTlsSettings,
+    PollSettings,
+    Settings,
+    TlsSettings,
+    load_settings,
+)
 from pw2mqtt.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "pw2mqtt.example.yaml"
@@ -26,7 +35,8 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     settings = load_settings(EXAMPLE)
     assert settings.gateways[0].host == "192.168.1.5"
     text = EXAMPLE.read_text()
-    for model in (Settings, GatewaySettings, TlsSettings, PollSettings):
+    models = (Settings, GatewaySettings, TlsSettings, PollSettings, MqttSettings, MqttTlsSettings)
+    for model in (*models, HomeAssistantSettings):
         for name in model.model_fields:
             assert re.search(rf"^\s*#?\s*(- )?{name}:", text, re.MULTILINE), name
 

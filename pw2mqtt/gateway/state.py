@@ -14,6 +14,7 @@ from pathlib import Path
 
 _PIN_FILE = "tls-pin.sha256"
 _SESSION_FILE = "session.json"
+_SLUG_FILE = "topic-slug"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,17 @@ class GatewayState:
 
     def save_pin(self, fingerprint: str) -> Path:
         return self._write(_PIN_FILE, fingerprint + "\n")
+
+    def load_slug(self) -> str | None:
+        """The topic slug this gateway was published under, so it is known before it answers."""
+        try:
+            text = (self.directory / _SLUG_FILE).read_text(encoding="utf-8").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+        return text or None
+
+    def save_slug(self, slug: str) -> None:
+        self._write(_SLUG_FILE, slug + "\n")
 
     def load_session(self, role: str) -> StoredSession | None:
         try:

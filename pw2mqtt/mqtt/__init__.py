@@ -1,0 +1,1 @@
+"""The MQTT side of the bridge."""

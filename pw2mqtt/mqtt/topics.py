@@ -1,0 +1,100 @@
+"""Every MQTT topic pw2mqtt uses is spelled here and nowhere else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def is_valid_segment(text: str) -> bool:
+    """A topic level we may publish under: no wildcards, no separators, nothing exotic."""
+    return bool(_SEGMENT.match(text))
+
+
+def slugify(text: str) -> str:
+    """`1232100-00-E--TG123456789ABC` → `tg123456789abc`-style slugs for topics and ids."""
+    slug = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return slug or "gateway"
+
+
+def gateway_slug(din: str | None, fallback: str) -> str:
+    """The topic slug of a gateway: the serial part of its DIN (after `--`), else `fallback`."""
+    if din:
+        serial = din.rsplit("--", 1)[-1]
+        return slugify(serial)
+    return slugify(fallback)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    base: str = "pw2mqtt"
+    discovery_prefix: str = "homeassistant"
+
+    def __post_init__(self) -> None:
+        for part in (*self.base.split("/"), *self.discovery_prefix.split("/")):
+            if not is_valid_segment(part):
+                raise ValueError(f"not a usable topic level: {part!r}")
+
+    # -- the bridge itself -------------------------------------------------------------------
+
+    @property
+    def bridge_state(self) -> str:
+        return f"{self.base}/bridge/state"
+
+    @property
+    def bridge_info(self) -> str:
+        return f"{self.base}/bridge/info"
+
+    @property
+    def bridge_logging(self) -> str:
+        return f"{self.base}/bridge/logging"
+
+    @property
+    def bridge_event(self) -> str:
+        return f"{self.base}/bridge/event"
+
+    def request(self, command: str) -> str:
+        return f"{self.base}/bridge/request/{command}"
+
+    def response(self, command: str) -> str:
+        return f"{self.base}/bridge/response/{command}"
+
+    @property
+    def request_filter(self) -> str:
+        return f"{self.base}/bridge/request/#"
+
+    # -- one gateway ------------------------------------------------------------------------
+
+    def availability(self, gateway: str) -> str:
+        return f"{self.base}/{gateway}/availability"
+
+    def state(self, gateway: str) -> str:
+        return f"{self.base}/{gateway}/state"
+
+    def field(self, gateway: str, key: str) -> str:
+        return f"{self.base}/{gateway}/{key}"
+
+    def field_set(self, gateway: str, key: str) -> str:
+        return f"{self.base}/{gateway}/{key}/set"
+
+    def gateway_set(self, gateway: str) -> str:
+        return f"{self.base}/{gateway}/set"
+
+    @property
+    def set_filters(self) -> tuple[str, str]:
+        return (f"{self.base}/+/set", f"{self.base}/+/+/set")
+
+    # -- Home Assistant ---------------------------------------------------------------------
+
+    def discovery(self, device_id: str) -> str:
+        return f"{self.discovery_prefix}/device/{device_id}/config"
+
+    @property
+    def discovery_filter(self) -> str:
+        return f"{self.discovery_prefix}/device/+/config"
+
+    @property
+    def homeassistant_status(self) -> str:
+        return f"{self.discovery_prefix}/status"
