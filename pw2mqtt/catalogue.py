@@ -89,9 +89,9 @@ def _meter_power(name: str, part: Literal["all", "pos", "neg"] = "all") -> Reade
             return None
         power = meter.instant_power
         if part == "pos":
-            return max(power, 0.0)
+            return max(0.0, power)
         if part == "neg":
-            return max(-power, 0.0)
+            return max(0.0, -power)
         return power
 
     return read

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="log every step")
     check.set_defaults(handler=_run_check)
 
+    run = commands.add_parser(
+        "run",
+        help="run the bridge",
+        description="Poll the configured gateways and publish them to MQTT until stopped.",
+    )
+    run.add_argument("--config", type=Path, help="YAML configuration file")
+    run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    run.set_defaults(handler=_run_bridge)
+
     simulate = commands.add_parser(
         "simulate",
         help="run a simulated gateway on loopback",
@@ -81,6 +91,30 @@ def _parser() -> argparse.ArgumentParser:
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=lambda args: asyncio.run(run_simulate(args)))
     return parser
+
+
+def _run_bridge(args: argparse.Namespace) -> int:
+    from pw2mqtt.bridge import Bridge  # noqa: PLC0415 - keep `pw2mqtt --help` fast
+
+    settings = load_settings(args.config)
+    if not settings.gateways:
+        raise ConfigError(["gateways: no gateway configured"])
+    if not args.verbose:
+        logging.getLogger().setLevel(settings.log_level.upper())
+    return asyncio.run(_until_signalled(Bridge(settings).run()))
+
+
+async def _until_signalled(work: Coroutine[Any, Any, None]) -> int:
+    """Run `work`; SIGTERM and SIGINT cancel it, so it can say goodbye on its way out."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        return 0
+    return 0
 
 
 def _run_check(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ _LOGGER = logging.getLogger(__name__)
 _TIMEOUT = 10.0
 # How long a cancelled run() may spend publishing the will itself before disconnecting.
 _WILL_ON_CANCEL_TIMEOUT = 2.0
+_PENDING_CALLS_WARNING = 500
 # SUBACK return codes from 0x80 on mean the subscription was refused.
 _SUBACK_FAILURE = 0x80
 
@@ -191,7 +192,7 @@ class MqttConnection:
 
     def _new_client(self) -> aiomqtt.Client:
         options = self._options
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             options.host,
             options.port,
             username=options.username,
@@ -210,6 +211,9 @@ class MqttConnection:
             tls_context=self._tls_context,
             logger=_LOGGER.getChild("paho"),
         )
+        # A full announcement is a few dozen messages in flight at once; that is not a backlog.
+        client.pending_calls_threshold = _PENDING_CALLS_WARNING
+        return client
 
     async def _serve(self, client: aiomqtt.Client, backoff: Backoff) -> None:
         """One connected session: subscribe, announce, then receive until closed or dropped."""

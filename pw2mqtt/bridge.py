@@ -1,0 +1,362 @@
+"""The bridge: gateways are polled, their snapshots published to MQTT.
+
+Data flows one way. Each gateway's poller hands its newest update to a one-slot mailbox; the
+publishing task takes whatever is newest when the broker is connected, so a broker outage keeps
+only the latest snapshot per gateway, never a backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pw2mqtt import __version__
+from pw2mqtt.catalogue import Entity, Value, entities_for, format_value
+from pw2mqtt.config import GatewaySettings, MqttSettings, Settings
+from pw2mqtt.gateway.client import GatewayClient
+from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.mqtt.connection import (
+    Incoming,
+    MqttConnection,
+    MqttOptions,
+    MqttUnavailableError,
+    Outgoing,
+)
+from pw2mqtt.mqtt.discovery import DeviceInfo, device_id, device_info, discovery_payload
+from pw2mqtt.mqtt.topics import Topics, gateway_slug
+from pw2mqtt.mqtt.tracker import ValueTracker
+from pw2mqtt.poller import GatewayPoller, GatewayUpdate
+
+_LOGGER = logging.getLogger(__name__)
+
+ONLINE = "online"
+OFFLINE = "offline"
+HA_BIRTH_DELAY_MAX = 5.0
+
+
+@dataclass(slots=True)
+class _Gateway:
+    """One gateway as the publishing side sees it."""
+
+    settings: GatewaySettings
+    client: GatewayClient
+    poller: GatewayPoller
+    tracker: ValueTracker
+    slug: str | None = None
+    device: DeviceInfo | None = None
+    latest: GatewayUpdate | None = None
+    announced: dict[str, Entity] | None = None
+    availability: str | None = None
+    grid_status: Value | None = None
+    capabilities: tuple[str, ...] = ()
+    pending: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.slug or str(self.client.address)
+
+
+class Bridge:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = Topics(settings.mqtt.base_topic, settings.homeassistant.discovery_prefix)
+        self._wake = asyncio.Event()
+        self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
+        self._stale_configs: set[str] = set()
+        self._birth_task: asyncio.Task[None] | None = None
+        subscriptions = [(self.topics.homeassistant_status, 1)]
+        if settings.homeassistant.enabled:
+            subscriptions.append((self.topics.discovery_filter, 1))
+        self.connection = MqttConnection(
+            mqtt_options(settings.mqtt),
+            will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
+            subscriptions=subscriptions,
+            on_connect=self._on_connect,
+            on_message=self._on_message,
+        )
+
+    async def run(self) -> None:
+        """Run until cancelled; on the way out say `offline` and close the gateways' sessions."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.connection.run(), name="pw2mqtt.mqtt")
+                tasks.create_task(self._publish_loop(), name="pw2mqtt.publish")
+                for gateway in self._gateways:
+                    tasks.create_task(gateway.poller.run(), name=f"pw2mqtt.poll.{gateway.label}")
+        finally:
+            await asyncio.shield(self._shutdown())
+
+    async def _shutdown(self) -> None:
+        offline = Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1)
+        try:
+            await asyncio.wait_for(self.connection.close(final=[offline]), timeout=5)
+        except TimeoutError:
+            _LOGGER.warning("the broker did not take the final 'offline' in time")
+        for gateway in self._gateways:
+            await gateway.client.close()
+
+    # -- gateways → mailbox -------------------------------------------------------------------
+
+    def _make_gateway(self, settings: GatewaySettings) -> _Gateway:
+        client = GatewayClient(settings, self.settings.state_dir)
+        holder: list[_Gateway] = []
+
+        def deliver(update: GatewayUpdate) -> None:
+            gateway = holder[0]
+            gateway.latest = update
+            gateway.pending = True
+            self._wake.set()
+
+        poller = GatewayPoller(client, settings.poll, deliver)
+        gateway = _Gateway(settings, client, poller, ValueTracker(self.settings.mqtt.heartbeat))
+        gateway.slug = settings.name or client.state.load_slug()
+        holder.append(gateway)
+        return gateway
+
+    # -- mailbox → broker ---------------------------------------------------------------------
+
+    async def _publish_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self.connection.connected:
+                continue  # the mailbox keeps the newest update; on_connect wakes us again
+            try:
+                for gateway in self._gateways:
+                    if gateway.pending:
+                        gateway.pending = False
+                        await self._publish_gateway(gateway)
+                await self._clear_stale_configs()
+            except MqttUnavailableError:
+                for gateway in self._gateways:
+                    gateway.pending = True  # publish it all again once reconnected
+
+    async def _publish_gateway(self, gateway: _Gateway) -> None:
+        update = gateway.latest
+        if update is None:
+            return
+        if update.snapshot is None or update.error is not None:
+            await self._set_availability(gateway, OFFLINE, str(update.error))
+            return
+        snapshot = update.snapshot
+        if gateway.slug is None or gateway.device is None:
+            self._identify(gateway, snapshot)
+        entities = entities_for(snapshot)
+        if self.settings.homeassistant.enabled:
+            await self._announce(gateway, snapshot, entities)
+        await self._set_availability(gateway, ONLINE, None)
+        await self._publish_values(gateway, snapshot, entities)
+
+    def _identify(self, gateway: _Gateway, snapshot: GatewaySnapshot) -> None:
+        din = snapshot.status.din if snapshot.status else None
+        if din is None and snapshot.powerwalls is not None:
+            din = snapshot.powerwalls.gateway_din
+        if gateway.slug is None:
+            gateway.slug = gateway_slug(din, str(gateway.client.address.host))
+            gateway.client.state.save_slug(gateway.slug)
+            if din is None:
+                _LOGGER.warning(
+                    "%s reports no DIN; its topics use %r — set `name` to choose another",
+                    gateway.client.address,
+                    gateway.slug,
+                )
+        gateway.device = device_info(snapshot, gateway.slug)
+
+    async def _announce(
+        self, gateway: _Gateway, snapshot: GatewaySnapshot, entities: Sequence[Entity]
+    ) -> None:
+        assert gateway.slug is not None
+        current = {entity.key: entity for entity in entities}
+        device = device_info(snapshot, gateway.slug)
+        unchanged = gateway.announced is not None and current.keys() == gateway.announced.keys()
+        if unchanged and device == gateway.device:
+            return
+        topic = self.topics.discovery(device_id(device))
+        messages: list[Outgoing] = []
+        gone = (
+            {}
+            if gateway.announced is None
+            else {key: entity for key, entity in gateway.announced.items() if key not in current}
+        )
+        if gone:
+            # Home Assistant drops a component that is first sent bare, then left out.
+            bare = discovery_payload(device, entities, self.topics, version=__version__)
+            bare["cmps"].update({key: {"p": entity.platform} for key, entity in gone.items()})
+            messages.append(Outgoing(topic, json.dumps(bare), retain=True, qos=1))
+            messages.extend(
+                Outgoing(self.topics.field(gateway.slug, key), "", retain=True, qos=1)
+                for key in gone
+            )
+        payload = discovery_payload(
+            device,
+            entities,
+            self.topics,
+            version=__version__,
+            legacy_object_id=self.settings.homeassistant.legacy_object_id,
+        )
+        messages.append(Outgoing(topic, json.dumps(payload), retain=True, qos=1))
+        await self._send(messages)
+        gateway.device = device
+        gateway.announced = current
+        gateway.tracker.forget()  # Home Assistant takes state only after the config
+        await self._publish_info()
+
+    async def _set_availability(self, gateway: _Gateway, value: str, reason: str | None) -> None:
+        if gateway.slug is None or gateway.availability == value:
+            return
+        previous = gateway.availability
+        gateway.availability = value
+        await self._send([Outgoing(self.topics.availability(gateway.slug), value, True, 1)])
+        if previous is not None or value == OFFLINE:
+            data: dict[str, Any] = {"gateway": gateway.slug}
+            if reason:
+                data["reason"] = reason
+            await self._event(f"gateway_{value}", data)
+
+    async def _publish_values(
+        self, gateway: _Gateway, snapshot: GatewaySnapshot, entities: Sequence[Entity]
+    ) -> None:
+        assert gateway.slug is not None
+        readings: list[tuple[Entity, Value]] = []
+        for entity in entities:
+            value = entity.value(snapshot)
+            if value is not None:
+                readings.append((entity, value))
+        due = gateway.tracker.due(readings, time.monotonic())
+        if not due:
+            return
+        retain = self.settings.mqtt.retain
+        messages = [
+            Outgoing(self.topics.field(gateway.slug, entity.key), format_value(value), retain)
+            for entity, value in due
+        ]
+        state: dict[str, Any] = dict.fromkeys(gateway.announced or {})
+        state.update({entity.key: value for entity, value in readings})
+        for entity in entities:
+            if entity.monotonic:
+                state[entity.key] = gateway.tracker.last(entity.key)
+        state["ts"] = snapshot.taken_at.isoformat(timespec="seconds")
+        messages.append(Outgoing(self.topics.state(gateway.slug), json.dumps(state), retain))
+        await self._send(messages)
+        grid = next((value for entity, value in readings if entity.key == "grid_status"), None)
+        if grid is not None and grid != gateway.grid_status:
+            if gateway.grid_status is not None:
+                await self._event(
+                    "grid_status_changed",
+                    {"gateway": gateway.slug, "from": gateway.grid_status, "to": grid},
+                )
+            gateway.grid_status = grid
+
+    async def _publish_info(self) -> None:
+        gateways = []
+        for gateway in self._gateways:
+            device = gateway.device
+            gateways.append(
+                {
+                    "gateway": gateway.slug,
+                    "host": str(gateway.client.address),
+                    "din": device.din if device else None,
+                    "firmware": device.firmware if device else None,
+                    "available": gateway.availability == ONLINE,
+                    "unsupported_endpoints": sorted(gateway.client.unsupported),
+                    "entities": sorted(gateway.announced or ()),
+                }
+            )
+        info = {
+            "version": __version__,
+            "gateways": gateways,
+            "config": self.settings.model_dump(mode="json"),
+        }
+        await self._send([Outgoing(self.topics.bridge_info, json.dumps(info), True, 1)])
+
+    async def _event(self, kind: str, data: dict[str, Any]) -> None:
+        payload = json.dumps({"type": kind, "data": data})
+        await self._send([Outgoing(self.topics.bridge_event, payload, False, 1)])
+
+    async def _send(self, messages: Sequence[Outgoing]) -> None:
+        await self.connection.publish_many(messages)
+
+    # -- broker events --------------------------------------------------------------------
+
+    async def _on_connect(self) -> None:
+        await self._send([Outgoing(self.topics.bridge_state, ONLINE, retain=True, qos=1)])
+        self._republish_everything()
+        await self._publish_info()
+
+    def _republish_everything(self) -> None:
+        for gateway in self._gateways:
+            gateway.announced = None
+            gateway.availability = None
+            gateway.tracker.forget()
+            gateway.pending = gateway.latest is not None
+        self._wake.set()
+
+    async def _on_message(self, message: Incoming) -> None:
+        if message.topic == self.topics.homeassistant_status:
+            if message.payload.strip() == b"online":
+                self._schedule_reannounce()
+            return
+        if self.settings.homeassistant.enabled and message.topic.endswith("/config"):
+            self._note_discovery_config(message)
+
+    def _schedule_reannounce(self) -> None:
+        if self._birth_task is not None and not self._birth_task.done():
+            return
+
+        async def reannounce() -> None:
+            await asyncio.sleep(random.uniform(0, HA_BIRTH_DELAY_MAX))  # noqa: S311
+            _LOGGER.info("Home Assistant came online; announcing again")
+            await self._send([Outgoing(self.topics.bridge_state, ONLINE, retain=True, qos=1)])
+            self._republish_everything()
+
+        self._birth_task = asyncio.get_running_loop().create_task(reannounce())
+
+    def _note_discovery_config(self, message: Incoming) -> None:
+        """Remember retained configs of ours that no configured gateway generates any more."""
+        if not message.retain or not message.payload:
+            return
+        device = message.topic.split("/")[-2]
+        if not device.startswith("pw2mqtt_"):
+            return
+        try:
+            payload = json.loads(message.payload)
+            topics = [entry.get("topic") for entry in payload.get("availability", [])]
+        except (ValueError, AttributeError, TypeError):
+            return
+        if self.topics.bridge_state in topics:
+            self._stale_configs.add(message.topic)
+            self._wake.set()
+
+    async def _clear_stale_configs(self) -> None:
+        if not self._stale_configs or any(g.device is None for g in self._gateways):
+            return  # wait until every gateway is identified, or a live one may be cleared
+        ours = {self.topics.discovery(device_id(g.device)) for g in self._gateways if g.device}
+        stale = self._stale_configs - ours
+        self._stale_configs.clear()
+        if stale:
+            _LOGGER.info("clearing %d discovery config(s) no gateway generates", len(stale))
+            await self._send([Outgoing(topic, "", retain=True, qos=1) for topic in sorted(stale)])
+
+
+def mqtt_options(settings: MqttSettings) -> MqttOptions:
+    tls = settings.tls
+    return MqttOptions(
+        host=settings.host,
+        port=settings.port,
+        client_id=settings.client_id,
+        username=settings.username,
+        password=settings.password.get_secret_value() if settings.password else None,
+        keepalive=settings.keepalive,
+        protocol=settings.protocol,
+        tls=tls.enabled,
+        ca_file=tls.ca_file,
+        certfile=tls.certfile,
+        keyfile=tls.keyfile,
+        tls_insecure=tls.insecure,
+    )
