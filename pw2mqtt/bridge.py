@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,7 @@ class Bridge:
         self._wake = asyncio.Event()
         self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
         self._stale_configs: set[str] = set()
+        self._log_relay = LogRelay(self._wake)
         self._birth_task: asyncio.Task[None] | None = None
         subscriptions = [(self.topics.homeassistant_status, 1)]
         if settings.homeassistant.enabled:
@@ -83,6 +85,8 @@ class Bridge:
 
     async def run(self) -> None:
         """Run until cancelled; on the way out say `offline` and close the gateways' sessions."""
+        package_logger = logging.getLogger("pw2mqtt")
+        package_logger.addHandler(self._log_relay)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self.connection.run(), name="pw2mqtt.mqtt")
@@ -90,6 +94,7 @@ class Bridge:
                 for gateway in self._gateways:
                     tasks.create_task(gateway.poller.run(), name=f"pw2mqtt.poll.{gateway.label}")
         finally:
+            package_logger.removeHandler(self._log_relay)
             await asyncio.shield(self._shutdown())
 
     async def _shutdown(self) -> None:
@@ -133,6 +138,7 @@ class Bridge:
                         gateway.pending = False
                         await self._publish_gateway(gateway)
                 await self._clear_stale_configs()
+                await self._relay_logs()
             except MqttUnavailableError:
                 for gateway in self._gateways:
                     gateway.pending = True  # publish it all again once reconnected
@@ -275,6 +281,13 @@ class Bridge:
         }
         await self._send([Outgoing(self.topics.bridge_info, json.dumps(info), True, 1)])
 
+    async def _relay_logs(self) -> None:
+        records = self._log_relay.take()
+        if records:
+            await self._send(
+                [Outgoing(self.topics.bridge_logging, json.dumps(r), False, 0) for r in records]
+            )
+
     async def _event(self, kind: str, data: dict[str, Any]) -> None:
         payload = json.dumps({"type": kind, "data": data})
         await self._send([Outgoing(self.topics.bridge_event, payload, False, 1)])
@@ -360,3 +373,27 @@ def mqtt_options(settings: MqttSettings) -> MqttOptions:
         keyfile=tls.keyfile,
         tls_insecure=tls.insecure,
     )
+
+
+class LogRelay(logging.Handler):
+    """Warnings and errors, kept for `<base>/bridge/logging` (the newest 100, no repeats)."""
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        super().__init__(logging.WARNING)
+        self._wake = wake
+        self._records: deque[dict[str, str]] = deque(maxlen=100)
+        self._last: tuple[str, str] | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if (record.name, message) == self._last:
+            return
+        self._last = (record.name, message)
+        level = record.levelname.lower()
+        self._records.append({"level": level, "message": message, "namespace": record.name})
+        self._wake.set()
+
+    def take(self) -> list[dict[str, str]]:
+        records = list(self._records)
+        self._records.clear()
+        return records

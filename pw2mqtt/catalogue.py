@@ -277,7 +277,7 @@ ENTITIES: tuple[Entity, ...] = (
         "battery_level_raw", "Battery level (raw)",
         "State of charge as the gateway reports it (raw %).",
         "soe", _soe_raw,
-        unit="%", device_class="battery", state_class="measurement", precision=1, deadband=0.05,
+        unit="%", state_class="measurement", precision=1, deadband=0.05,
         category="diagnostic", enabled_by_default=False,
     ),
     _power(
@@ -344,7 +344,8 @@ ENTITIES: tuple[Entity, ...] = (
     ),
     Entity(
         "operation_mode", "Operation mode",
-        "self_consumption (app: Self-Powered), autonomous (Time-Based Control) or backup.",
+        "self_consumption (app: Self-Powered), autonomous (Time-Based Control) or backup; "
+        "scheduler and site_control appear when a utility program or installer is in charge.",
         "operation", _operation_mode,
         device_class="enum", options=_OPERATION_MODES,
     ),

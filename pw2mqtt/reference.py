@@ -154,10 +154,7 @@ everything again when Home Assistant comes online; nothing else needs Home Assis
 
 def render() -> str:
     parts = [_INTRO, _topic_table(_bridge_topics())]
-    parts.append(
-        "\n¹ Retained unless `mqtt.retain` is false. Nothing pw2mqtt publishes without retain is "
-        "ever retained.\n\n"
-    )
+    parts.append("\n¹ Retained unless the setting `mqtt.retain` is false.\n\n")
     parts.append(_HOME_ASSISTANT)
     parts.append("## Entities of a gateway\n\n")
     parts.append(_entity_table(ENTITIES))

@@ -142,6 +142,13 @@ async def test_gateway_outage_goes_offline_then_back(
             event = await probe.wait_for(
                 f"{BASE}/bridge/event", lambda m: b"gateway_offline" in m.payload
             )
+            logged = await probe.wait_for(
+                f"{BASE}/bridge/logging", lambda m: b"poll failed" in m.payload
+            )
+    record = json.loads(logged.payload)
+    assert record["level"] == "warning"
+    assert record["namespace"] == "pw2mqtt.poller"
+    assert not logged.retain
     assert offline.retain
     assert "sitemaster is stopped" in json.loads(event.payload)["data"]["reason"]
 
