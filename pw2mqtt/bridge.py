@@ -13,13 +13,15 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pw2mqtt import __version__
 from pw2mqtt.catalogue import Entity, Value, entities_for, format_value
+from pw2mqtt.command_service import CommandService
 from pw2mqtt.config import GatewaySettings, MqttSettings, Settings
+from pw2mqtt.executor import CommandExecutor
 from pw2mqtt.gateway.client import GatewayClient
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.connection import (
@@ -49,6 +51,7 @@ class _Gateway:
     client: GatewayClient
     poller: GatewayPoller
     tracker: ValueTracker
+    executor: CommandExecutor
     slug: str | None = None
     device: DeviceInfo | None = None
     latest: GatewayUpdate | None = None
@@ -72,15 +75,21 @@ class Bridge:
         self._stale_configs: set[str] = set()
         self._log_relay = LogRelay(self._wake)
         self._birth_task: asyncio.Task[None] | None = None
+        self._controls = settings.commands.enabled
+        self._tasks: asyncio.TaskGroup | None = None
         subscriptions = [(self.topics.homeassistant_status, 1)]
         if settings.homeassistant.enabled:
             subscriptions.append((self.topics.discovery_filter, 1))
+        subscriptions.extend(CommandService.subscriptions_for(self.topics))
         self.connection = MqttConnection(
             mqtt_options(settings.mqtt),
             will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
             subscriptions=subscriptions,
             on_connect=self._on_connect,
             on_message=self._on_message,
+        )
+        self.commands = CommandService(
+            self.topics, settings.commands, self.connection, self._executors, self._spawn
         )
 
     async def run(self) -> None:
@@ -89,6 +98,7 @@ class Bridge:
         package_logger.addHandler(self._log_relay)
         try:
             async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
                 tasks.create_task(self.connection.run(), name="pw2mqtt.mqtt")
                 tasks.create_task(self._publish_loop(), name="pw2mqtt.publish")
                 for gateway in self._gateways:
@@ -119,7 +129,22 @@ class Bridge:
             self._wake.set()
 
         poller = GatewayPoller(client, settings.poll, deliver)
-        gateway = _Gateway(settings, client, poller, ValueTracker(self.settings.mqtt.heartbeat))
+
+        def available() -> bool:
+            return gateway.availability == ONLINE
+
+        def firmware() -> str | None:
+            return gateway.device.firmware if gateway.device else None
+
+        executor = CommandExecutor(
+            client,
+            self.settings.commands,
+            is_available=available,
+            refresh=lambda: poller.refresh(tiers=2),
+            firmware=firmware,
+        )
+        tracker = ValueTracker(self.settings.mqtt.heartbeat)
+        gateway = _Gateway(settings, client, poller, tracker, executor)
         gateway.slug = settings.name or client.state.load_slug()
         holder.append(gateway)
         return gateway
@@ -153,7 +178,7 @@ class Bridge:
         snapshot = update.snapshot
         if gateway.slug is None or gateway.device is None:
             self._identify(gateway, snapshot)
-        entities = entities_for(snapshot)
+        entities = entities_for(snapshot, self._controls)
         if self.settings.homeassistant.enabled:
             await self._announce(gateway, snapshot, entities)
         await self._set_availability(gateway, ONLINE, None)
@@ -219,6 +244,8 @@ class Bridge:
         previous = gateway.availability
         gateway.availability = value
         await self._send([Outgoing(self.topics.availability(gateway.slug), value, True, 1)])
+        if value == ONLINE:
+            await self.commands.announce_availability(gateway.slug)
         if previous is not None or value == OFFLINE:
             data: dict[str, Any] = {"gateway": gateway.slug}
             if reason:
@@ -310,6 +337,15 @@ class Bridge:
             gateway.pending = gateway.latest is not None
         self._wake.set()
 
+    def _executors(self) -> dict[str, CommandExecutor]:
+        return {g.slug: g.executor for g in self._gateways if g.slug is not None}
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._tasks is None:
+            work.close()
+            return
+        self._tasks.create_task(work, name="pw2mqtt.command")
+
     async def _on_message(self, message: Incoming) -> None:
         if message.topic == self.topics.homeassistant_status:
             if message.payload.strip() == b"online":
@@ -317,6 +353,8 @@ class Bridge:
             return
         if self.settings.homeassistant.enabled and message.topic.endswith("/config"):
             self._note_discovery_config(message)
+            return
+        await self.commands.handle(message)
 
     def _schedule_reannounce(self) -> None:
         if self._birth_task is not None and not self._birth_task.done():

@@ -8,11 +8,12 @@ snapshot, so a Powerwall 3 or an old firmware never shows entities that stay emp
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
+from pw2mqtt.commands import SETTABLE_MODES
 from pw2mqtt.gateway.models import (
     Aggregates,
     BatteryBlock,
@@ -29,6 +30,20 @@ Reader = Callable[[GatewaySnapshot], Value | None]
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """How an entity turns into a Home Assistant control once its command kind is enabled."""
+
+    kind: str  # the `commands.<kind>` setting that enables it
+    platform: Platform
+    command_key: str  # the field whose `/set` topic takes the command
+    press: str | None = None  # a button's payload
+    options: tuple[str, ...] = ()  # a select's choices
+    minimum: float | None = None  # a number's range and step
+    maximum: float | None = None
+    step: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +66,23 @@ class Entity:
     options: tuple[str, ...] = ()  # the values of an enum sensor
     monotonic: bool = False  # a lifetime counter: a decrease is never published
     icon: str | None = None
+    control: Control | None = None
+    control_only: bool = False  # announced only while its command kind is enabled
 
     def __post_init__(self) -> None:
         if not KEY_PATTERN.match(self.key):
             raise ValueError(f"entity key {self.key!r} is not snake_case")
+
+    @property
+    def stateless(self) -> bool:
+        return self.control is not None and self.control.platform == "button"
+
+    def controlled(self) -> Entity:
+        """This entity as the Home Assistant control its command kind makes it."""
+        assert self.control is not None
+        return replace(
+            self, platform=self.control.platform, options=self.control.options or self.options
+        )
 
     def value(self, snapshot: GatewaySnapshot) -> Value | None:
         value = self.read(snapshot)
@@ -166,6 +194,17 @@ def _operation_mode(snapshot: GatewaySnapshot) -> str | None:
         return None
     mode = operation.real_mode.value
     return "unknown" if mode is OperationMode.UNKNOWN else mode.value
+
+
+def _off_grid(snapshot: GatewaySnapshot) -> bool | None:
+    status = _grid_status_value(snapshot)
+    if status is None or status is GridStatus.UNKNOWN:
+        return None
+    return status.is_off_grid
+
+
+def _no_state(snapshot: GatewaySnapshot) -> None:
+    del snapshot  # a button has no state to publish
 
 
 def _reserve_app(snapshot: GatewaySnapshot) -> float | None:
@@ -348,11 +387,36 @@ ENTITIES: tuple[Entity, ...] = (
         "scheduler and site_control appear when a utility program or installer is in charge.",
         "operation", _operation_mode,
         device_class="enum", options=_OPERATION_MODES,
+        control=Control(
+            "operation_mode", "select", "operation_mode", options=SETTABLE_MODES
+        ),
     ),
     Entity(
         "backup_reserve", "Backup reserve", "Energy kept for outages, app %.",
         "operation", _reserve_app,
         unit="%", state_class="measurement", precision=1, icon="mdi:battery-lock",
+        control=Control(
+            "backup_reserve", "number", "backup_reserve", minimum=0, maximum=100, step=1
+        ),
+    ),
+    Entity(
+        "off_grid", "Off-grid", "True while the site is, or is going, off the grid.",
+        "grid_status", _off_grid,
+        category="config", enabled_by_default=False, icon="mdi:transmission-tower-off",
+        control=Control("off_grid", "switch", "off_grid"), control_only=True,
+    ),
+    Entity(
+        "sitemaster_run", "Sitemaster run", "Start the site controller (power flows).",
+        "sitemaster", _no_state,
+        category="config", enabled_by_default=False, icon="mdi:play",
+        control=Control("sitemaster", "button", "sitemaster", press="run"), control_only=True,
+    ),
+    Entity(
+        "sitemaster_stop", "Sitemaster stop",
+        "Stop the site controller: the batteries stop charging and discharging.",
+        "sitemaster", _no_state,
+        category="config", enabled_by_default=False, icon="mdi:stop",
+        control=Control("sitemaster", "button", "sitemaster", press="stop"), control_only=True,
     ),
     Entity(
         "backup_reserve_raw", "Backup reserve (raw)", "The reserve as stored (raw %).",
@@ -464,10 +528,22 @@ def powerwall_entities(index: int) -> tuple[Entity, ...]:
     )  # fmt: skip
 
 
-def entities_for(snapshot: GatewaySnapshot) -> tuple[Entity, ...]:
-    """Every entity whose value this snapshot can fill, in catalogue order."""
+def entities_for(
+    snapshot: GatewaySnapshot, controls: frozenset[str] = frozenset()
+) -> tuple[Entity, ...]:
+    """Every entity this snapshot can fill, in catalogue order, as controls where `controls`
+    (the enabled command kinds) says so."""
     blocks = 0 if snapshot.system_status is None else len(snapshot.system_status.battery_blocks)
-    candidates: Iterator[Entity] = iter(
-        (*ENTITIES, *(e for i in range(blocks) for e in powerwall_entities(i)))
-    )
-    return tuple(entity for entity in candidates if entity.value(snapshot) is not None)
+    candidates = (*ENTITIES, *(e for i in range(blocks) for e in powerwall_entities(i)))
+    out: list[Entity] = []
+    for entity in candidates:
+        active = entity.control is not None and entity.control.kind in controls
+        if entity.control_only and not active:
+            continue
+        if entity.stateless:
+            if snapshot.get(entity.source) is None:
+                continue
+        elif entity.value(snapshot) is None:
+            continue
+        out.append(entity.controlled() if active else entity)
+    return tuple(out)

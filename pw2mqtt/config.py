@@ -175,6 +175,43 @@ def _is_topic_level(text: str) -> bool:
     return bool(text) and all(ch.isalnum() or ch in "_-" for ch in text)
 
 
+class CommandSettings(_Section):
+    """Commands act on a house's power supply: every kind is off until enabled here."""
+
+    operation_mode: bool = False
+    """Accept `operation_mode` commands (self_consumption, autonomous, backup)."""
+    backup_reserve: bool = False
+    """Accept `backup_reserve` / `backup_reserve_raw` commands."""
+    off_grid: bool = False
+    """Accept `off_grid` commands; needs `allow_grid_control` too."""
+    sitemaster: bool = False
+    """Accept `sitemaster` run/stop commands; needs `allow_grid_control` too."""
+    allow_grid_control: bool = False
+    """The second opt-in, for commands that can take the house off the grid or stop its
+    batteries."""
+    min_interval: float = Field(10.0, ge=0)
+    """Seconds between two writes of one kind to a gateway; a burst collapses to the newest."""
+    confirm_timeout: float = Field(60.0, gt=0, le=600)
+    """Seconds to wait for the gateway to show a change before answering with an error."""
+    recheck_refused: float = Field(6 * 3600.0, ge=60)
+    """Seconds before a kind the gateway refused (403/404/405) is tried again."""
+
+    @model_validator(mode="after")
+    def _grid_control_opt_in(self) -> CommandSettings:
+        needs = [kind for kind in ("off_grid", "sitemaster") if getattr(self, kind)]
+        if needs and not self.allow_grid_control:
+            raise ValueError(
+                f"{' and '.join(needs)} can take the house off the grid or stop its batteries: "
+                "set commands.allow_grid_control: true as well to enable them"
+            )
+        return self
+
+    @property
+    def enabled(self) -> frozenset[str]:
+        kinds = ("operation_mode", "backup_reserve", "off_grid", "sitemaster")
+        return frozenset(kind for kind in kinds if getattr(self, kind))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -186,6 +223,7 @@ class Settings(BaseSettings):
     gateways: list[GatewaySettings] = Field(default_factory=list)
     mqtt: MqttSettings = MqttSettings()
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
+    commands: CommandSettings = CommandSettings()
     state_dir: Path = Field(default_factory=default_state_dir)
     """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -86,4 +86,8 @@ class SitemasterStoppedError(GatewayResponseError):
 
 
 class CommandError(Pw2MqttError):
-    """A command payload was invalid; reported on MQTT, never fatal."""
+    """A command was invalid or could not be carried out; reported on MQTT, never fatal."""
+
+    def __init__(self, message: str, transaction: str | int | float | bool | None = None) -> None:
+        super().__init__(message)
+        self.transaction = transaction

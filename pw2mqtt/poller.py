@@ -76,11 +76,10 @@ class GatewayPoller:
     def snapshot(self) -> GatewaySnapshot | None:
         return self._snapshot
 
-    def refresh(self, *, all_tiers: bool = False) -> None:
-        """Poll now instead of at the next tick (after a command, say)."""
-        self._due[0] = 0.0
-        if all_tiers:
-            self._due = [0.0, 0.0, 0.0]
+    def refresh(self, *, tiers: int = 1) -> None:
+        """Poll the first `tiers` tiers now instead of at their next tick (after a command)."""
+        for i in range(min(tiers, len(self._due))):
+            self._due[i] = 0.0
         self._wake.set()
 
     async def run(self) -> None:

@@ -9,12 +9,13 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from pw2mqtt.errors import ConfigError, Pw2MqttError
 from pw2mqtt.gateway.backoff import Backoff
@@ -215,11 +216,23 @@ class MqttConnection:
         client.pending_calls_threshold = _PENDING_CALLS_WARNING
         return client
 
+    def _subscription_request(self) -> list[tuple[str, Any]]:
+        """Under MQTT 5, ask for the publisher's retain flag: a command published retained
+        while we are connected is then recognisable as retained too, not only stale ones."""
+        if self._options.protocol != "5":
+            return list(self._subscriptions)
+        return [
+            (topic, SubscribeOptions(qos=qos, retainAsPublished=True))
+            for topic, qos in self._subscriptions
+        ]
+
     async def _serve(self, client: aiomqtt.Client, backoff: Backoff) -> None:
         """One connected session: subscribe, announce, then receive until closed or dropped."""
         options = self._options
         if self._subscriptions:
-            granted: Sequence[int | ReasonCode] = await client.subscribe(self._subscriptions)
+            granted: Sequence[int | ReasonCode] = await client.subscribe(
+                self._subscription_request()
+            )
             for (topic, _), code in zip(self._subscriptions, granted, strict=False):
                 if (code if isinstance(code, int) else code.value) >= _SUBACK_FAILURE:
                     _LOGGER.warning("The MQTT broker refused the subscription to %s", topic)

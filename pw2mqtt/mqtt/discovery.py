@@ -155,10 +155,31 @@ def removal_payload() -> str:
 
 
 def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, Any]:
-    """Where Home Assistant sends a change; only platforms that take commands get one."""
-    if entity.platform not in COMMAND_PLATFORMS:
+    """Where Home Assistant sends a change, and the control's own availability.
+
+    A control is available while the bridge, the gateway and its command kind all are: a kind
+    the gateway refused (403/404) shows as unavailable instead of failing on every use.
+    """
+    control = entity.control
+    if entity.platform not in COMMAND_PLATFORMS or control is None:
         return {}
-    return {"command_topic": topics.field_set(device.slug, entity.key)}
+    config: dict[str, Any] = {
+        "command_topic": topics.field_set(device.slug, control.command_key),
+        "availability": [
+            {"topic": topics.bridge_state},
+            {"topic": topics.availability(device.slug)},
+            {"topic": topics.command_availability(device.slug, control.kind)},
+        ],
+        "availability_mode": "all",
+        "retain": False,
+        "optimistic": False,
+    }
+    if entity.platform == "button":
+        del config["optimistic"], config["retain"]
+        config["payload_press"] = control.press
+    if entity.platform == "number":
+        config.update(min=control.minimum, max=control.maximum, step=control.step, mode="box")
+    return config
 
 
 def _category(entity: Entity) -> str | None:

@@ -79,6 +79,10 @@ class Topics:
     def field_set(self, gateway: str, key: str) -> str:
         return f"{self.base}/{gateway}/{key}/set"
 
+    def command_availability(self, gateway: str, kind: str) -> str:
+        """`online` while commands of `kind` may be sent to this gateway."""
+        return f"{self.base}/{gateway}/{kind}/availability"
+
     def gateway_set(self, gateway: str) -> str:
         return f"{self.base}/{gateway}/set"
 

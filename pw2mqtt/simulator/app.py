@@ -370,6 +370,7 @@ HANDLERS: Final[dict[p.Route, Handler]] = {
     ("POST", p.ISLANDING): islanding,
     ("GET", p.SITEMASTER_RUN): sitemaster_run,
     ("POST", p.SITEMASTER_STOP): sitemaster_stop,
+    ("GET", p.SITEMASTER_STOP): sitemaster_stop,  # only profiles that list it (the seed's GET)
 }
 
 

@@ -124,6 +124,7 @@ def _table(
     islanding: Access | None,
     extra_reads: tuple[str, ...] = (),
     portal: bool = True,
+    get_stop: bool = False,
 ) -> Mapping[Route, Access]:
     table: dict[Route, Access] = {
         ("POST", LOGIN): Access.PUBLIC,
@@ -139,6 +140,8 @@ def _table(
             table[route] = writes
     if islanding is not None:
         table[("POST", ISLANDING)] = islanding
+    if get_stop and writes is not None:
+        table[("GET", SITEMASTER_STOP)] = writes  # old firmware stopped on a GET, as documented
     return MappingProxyType(table)
 
 
@@ -157,7 +160,9 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
             status_style="1.50",
             float_powers=True,
             phase_fields=False,
-            access=_table(reads=READS, writes=Access.CUSTOMER, islanding=Access.CUSTOMER),
+            access=_table(
+                reads=READS, writes=Access.CUSTOMER, islanding=Access.CUSTOMER, get_stop=True
+            ),
             description="Gateway 1, firmware 1.50.1: the customer may write everything",
         ),
         "21.44": Profile(

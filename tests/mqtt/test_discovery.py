@@ -232,17 +232,30 @@ def test_a_config_category_is_shown_as_diagnostic_on_sensors() -> None:
     assert component(DEVICE, entity, TOPICS)["entity_category"] == "diagnostic"
 
 
-def test_command_platforms_get_a_command_topic() -> None:
-    select = Entity(
-        "mode", "Mode", "m", "operation", lambda s: "backup",
-        platform="select", options=("backup", "self_consumption"), category="config",
-    )  # fmt: skip
+def test_enabled_commands_become_controls() -> None:
+    by_key = {e.key: e for e in (*ENTITIES,)}
+    select = by_key["operation_mode"].controlled()
     config = component(DEVICE, select, TOPICS)
-    assert config["command_topic"] == f"pw2mqtt/{SLUG}/mode/set"
-    assert config["state_topic"] == f"pw2mqtt/{SLUG}/mode"
-    assert config["options"] == ["backup", "self_consumption"]
-    assert config["entity_category"] == "config"
-    button = Entity("restart", "Restart", "r", "status", lambda s: None, platform="button")
-    config = component(DEVICE, button, TOPICS)
-    assert config["command_topic"] == f"pw2mqtt/{SLUG}/restart/set"
-    assert "state_topic" not in config
+    assert config["p"] == "select"
+    assert config["command_topic"] == f"pw2mqtt/{SLUG}/operation_mode/set"
+    assert config["state_topic"] == f"pw2mqtt/{SLUG}/operation_mode"
+    assert config["options"] == ["self_consumption", "autonomous", "backup"]
+    assert config["optimistic"] is False
+    assert config["availability_mode"] == "all"
+    assert config["availability"][-1] == {"topic": f"pw2mqtt/{SLUG}/operation_mode/availability"}
+
+    number = component(DEVICE, by_key["backup_reserve"].controlled(), TOPICS)
+    assert (number["p"], number["min"], number["max"], number["step"]) == ("number", 0, 100, 1)
+    assert number["unit_of_measurement"] == "%"
+    assert number["command_topic"] == f"pw2mqtt/{SLUG}/backup_reserve/set"
+
+    switch = component(DEVICE, by_key["off_grid"].controlled(), TOPICS)
+    assert (switch["p"], switch["payload_on"], switch["payload_off"]) == ("switch", "true", "false")
+    assert switch["entity_category"] == "config"
+    assert switch["enabled_by_default"] is False
+
+    stop = component(DEVICE, by_key["sitemaster_stop"].controlled(), TOPICS)
+    assert stop["p"] == "button"
+    assert stop["command_topic"] == f"pw2mqtt/{SLUG}/sitemaster/set"
+    assert stop["payload_press"] == "stop"
+    assert "state_topic" not in stop
