@@ -37,7 +37,13 @@ async def sim() -> AsyncIterator[GatewaySimulator]:
 
 
 async def run_rig(
-    sim: GatewaySimulator, tmp_path: Path, *, during: Any = None, wait: float = 12.0
+    sim: GatewaySimulator,
+    tmp_path: Path,
+    *,
+    during: Any = None,
+    wait: float = 12.0,
+    commands: dict[str, Any] | None = None,
+    calls: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     mqtt_port = free_port()
     config = tmp_path / "pw2mqtt.yaml"
@@ -53,9 +59,11 @@ async def run_rig(
                 ],
                 "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": "pw2mqtt-ha"},
                 "state_dir": str(tmp_path / "state"),
+                "commands": commands or {},
             }
         )
     )
+    call_args = [arg for call in calls for arg in ("--call", call)]
     out = tmp_path / "result.json"
     rig = await asyncio.create_subprocess_exec(
         str(RIG / "run_check.py"),
@@ -64,6 +72,7 @@ async def run_rig(
         "--workdir", str(tmp_path / "rig"),
         "--wait", str(wait),
         "--out", str(out),
+        *call_args, "--call-settle", "6",
         "--", str(Path(os.sys.executable)), "-m", "pw2mqtt", "run", "--config", str(config),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -136,3 +145,42 @@ async def test_entities_follow_the_gateways_availability(
     entities = entities_by_key(result)
     assert entities, "no entities announced before the gateway stopped"
     assert {e["state"] for e in entities.values() if e["disabled_by"] is None} == {"unavailable"}
+
+
+@pytest.mark.parametrize("profile", ["1.50"])
+async def test_controls_used_from_home_assistant_change_the_gateway(
+    tmp_path: Path, profile: str
+) -> None:
+    options = SimulatorOptions(control_port=None, speed=5.0, profile=profile)
+    async with GatewaySimulator(options) as sim:
+        result = await run_rig(
+            sim,
+            tmp_path,
+            commands={
+                "operation_mode": True, "backup_reserve": True, "off_grid": True,
+                "sitemaster": True, "allow_grid_control": True, "min_interval": 0.5,
+            },
+            calls=(
+                'select.select_option {"entity_id": "select.home_energy_gateway_operation_mode",'
+                ' "option": "backup"}',
+                'number.set_value {"entity_id": "number.home_energy_gateway_backup_reserve",'
+                ' "value": 30}',
+            ),
+        )  # fmt: skip
+        assert (sim.state.mode, round(sim.state.backup_reserve_percent, 1)) == ("backup", 33.5)
+    assert result["log_issues"] == []
+    select_call, number_call = result["calls"]
+    assert select_call["ok"], select_call
+    [mode_set] = sent_to(select_call, "pw2mqtt/tg123456789abc/operation_mode/set")
+    assert (mode_set["payload"], mode_set["retain"]) == ("backup", False)
+    assert select_call["states_after"]["select.home_energy_gateway_operation_mode"] == "backup"
+    [reserve_set] = sent_to(number_call, "pw2mqtt/tg123456789abc/backup_reserve/set")
+    assert float(reserve_set["payload"]) == 30
+    assert float(number_call["states_after"]["number.home_energy_gateway_backup_reserve"]) == 30
+    entities = entities_by_key(result)
+    assert entities["off_grid"]["disabled_by"] == "integration"  # a second step to enable it
+    assert entities["sitemaster_stop"]["entity_category"] == "config"
+
+
+def sent_to(call: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    return [message for message in call["published"] if message["topic"] == topic]
