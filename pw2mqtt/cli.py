@@ -90,7 +90,47 @@ def _parser() -> argparse.ArgumentParser:
 
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=lambda args: asyncio.run(run_simulate(args)))
+
+    demo = commands.add_parser(
+        "demo",
+        help="try pw2mqtt without hardware or a broker",
+        description="Run a simulated gateway, an embedded MQTT broker and the bridge together, "
+        "and show the power flows and what is published. Needs pip install 'pw2mqtt[demo]'.",
+    )
+    from pw2mqtt.simulator.profiles import DEFAULT_PROFILE, PROFILES  # noqa: PLC0415
+
+    demo.add_argument(
+        "--speed", type=float, default=60.0, help="simulated seconds per second (default: 60)"
+    )
+    demo.add_argument(
+        "--profile", default=DEFAULT_PROFILE, choices=sorted(PROFILES), help="gateway firmware"
+    )
+    demo.add_argument(
+        "--mqtt-port", type=int, default=1883, help="broker port; a free one if taken (1883)"
+    )
+    demo.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="broker address to bind (default 127.0.0.1); 0.0.0.0 lets other machines in, "
+        "without authentication",
+    )
+    demo.add_argument("--state-dir", type=Path, help="keep the bridge's state here (default: temp)")
+    demo.add_argument(
+        "--plain", action="store_true", help="print status lines instead of a live view"
+    )
+    demo.add_argument(
+        "--interval", type=float, help="seconds between status lines (default 1 live, 5 plain)"
+    )
+    demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    demo.set_defaults(handler=_run_demo)
     return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from pw2mqtt.demo import run_demo_command  # noqa: PLC0415 - keep `pw2mqtt --help` fast
+
+    return run_demo_command(args)
 
 
 def _run_bridge(args: argparse.Namespace) -> int:

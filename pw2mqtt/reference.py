@@ -127,7 +127,51 @@ In the topics below:
 
 ## Bridge and gateway topics
 
-Commands and requests (`…/set`, `{_TOPICS.request("…")}`) are not available yet.
+Commands are described under [Commands](#commands) below.
+
+"""
+
+_COMMANDS = f"""## Commands
+
+Commands change a house's power supply, so each kind is off until enabled in the settings
+(`commands.operation_mode`, `commands.backup_reserve`; `commands.off_grid` and
+`commands.sitemaster` also need `commands.allow_grid_control: true`). A disabled kind is
+answered with an error and never reaches the gateway.
+
+| Topic | Payload |
+|---|---|
+| `{_TOPICS.field_set(GW, "operation_mode")}` | `self_consumption`, `autonomous` or `backup` (the app's `self_powered` and `time_based_control` too; any case) |
+| `{_TOPICS.field_set(GW, "backup_reserve")}` | app %, 0 to 100 (`20`, `12.5`) |
+| `{_TOPICS.field_set(GW, "backup_reserve_raw")}` | raw %, 5 to 100 |
+| `{_TOPICS.field_set(GW, "off_grid")}` | `true`/`false` or `ON`/`OFF` |
+| `{_TOPICS.field_set(GW, "sitemaster")}` | `run` or `stop` |
+| `{_TOPICS.gateway_set(GW)}` | JSON, one change: `{{"operation_mode": "backup", "backup_reserve": 20, "transaction": "t1"}}` |
+| `{_TOPICS.request("gateway/set")}` | the same JSON with `"gateway": "<gw>"` |
+
+Every command gets one answer, not retained, on `{_TOPICS.response("gateway/set")}` (for
+requests, `{_TOPICS.response("<command>")}`):
+`{{"status": "ok", "data": {{…}}, "transaction": …}}` or
+`{{"status": "error", "data": {{}}, "error": "…", "transaction": …}}`. Under MQTT 5 a request's
+response topic and correlation data are honoured as well.
+
+- `ok` means the gateway shows the new state: pw2mqtt reads it back until it matches (or
+  answers an error after `commands.confirm_timeout` seconds); the new state then reaches the
+  state topics through the normal poll. `data.unchanged` is `true` when nothing needed to change.
+- Never executed: retained command messages (always ignored; under MQTT 5 even when published
+  while the bridge is connected), commands while the gateway is unavailable or paused (not
+  queued for later), a command superseded by a newer one of the same kind while it waited.
+- One command runs at a time per gateway, at most one write of a kind every
+  `commands.min_interval` seconds; a burst collapses to its newest value.
+- A kind the gateway refuses (403: "not permitted for the customer role on firmware …", 404:
+  "not supported on this gateway", 405) is refused by pw2mqtt too, for
+  `commands.recheck_refused` seconds, and `{_TOPICS.command_availability(GW, "<kind>")}` says
+  `offline`, so Home Assistant shows the control as unavailable.
+- Accepted, applied, failed and rejected commands are reported on `{_TOPICS.bridge_event}`
+  (`command_accepted`, `command_applied`, `command_failed`, `command_rejected`).
+
+In Home Assistant an enabled kind turns its entity into a control: a select for the mode, a
+number (0-100, step 1) for the reserve, a switch for off-grid and two buttons for the
+sitemaster (the last three under configuration, disabled until you enable them).
 
 """
 
@@ -156,6 +200,7 @@ def render() -> str:
     parts = [_INTRO, _topic_table(_bridge_topics())]
     parts.append("\n¹ Retained unless the setting `mqtt.retain` is false.\n\n")
     parts.append(_HOME_ASSISTANT)
+    parts.append(_COMMANDS)
     parts.append("## Entities of a gateway\n\n")
     parts.append(_entity_table(ENTITIES))
     parts.append(
