@@ -58,7 +58,6 @@ class _Gateway:
     announced: dict[str, Entity] | None = None
     availability: str | None = None
     grid_status: Value | None = None
-    capabilities: tuple[str, ...] = ()
     pending: bool = False
 
     @property
@@ -120,33 +119,29 @@ class Bridge:
 
     def _make_gateway(self, settings: GatewaySettings) -> _Gateway:
         client = GatewayClient(settings, self.settings.state_dir)
-        holder: list[_Gateway] = []
 
         def deliver(update: GatewayUpdate) -> None:
-            gateway = holder[0]
             gateway.latest = update
             gateway.pending = True
             self._wake.set()
 
-        poller = GatewayPoller(client, settings.poll, deliver)
-
-        def available() -> bool:
-            return gateway.availability == ONLINE
+        def health() -> GatewayUpdate | None:
+            return gateway.latest
 
         def firmware() -> str | None:
             return gateway.device.firmware if gateway.device else None
 
+        poller = GatewayPoller(client, settings.poll, deliver)
         executor = CommandExecutor(
             client,
             self.settings.commands,
-            is_available=available,
+            health=health,
             refresh=lambda: poller.refresh(tiers=2),
             firmware=firmware,
         )
         tracker = ValueTracker(self.settings.mqtt.heartbeat)
         gateway = _Gateway(settings, client, poller, tracker, executor)
         gateway.slug = settings.name or client.state.load_slug()
-        holder.append(gateway)
         return gateway
 
     # -- mailbox → broker ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from pw2mqtt.errors import (
 from pw2mqtt.gateway.client import GatewayClient
 from pw2mqtt.gateway.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus
 from pw2mqtt.percent import app_from_raw
+from pw2mqtt.poller import GatewayUpdate
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class CommandExecutor:
         client: GatewayClient,
         settings: CommandSettings,
         *,
-        is_available: Callable[[], bool],
+        health: Callable[[], GatewayUpdate | None],
         refresh: Callable[[], None],
         firmware: Callable[[], str | None],
         clock: Callable[[], float] = time.monotonic,
@@ -68,7 +69,7 @@ class CommandExecutor:
     ) -> None:
         self._client = client
         self._settings = settings
-        self._is_available = is_available
+        self._health = health
         self._refresh = refresh
         self._firmware = firmware
         self._clock = clock
@@ -126,8 +127,15 @@ class CommandExecutor:
                 f"the gateway is paused for {self._client.paused_for:.0f} s after it asked to be "
                 "left alone; not queued, send the command again later"
             )
-        if not self._is_available():
-            raise CommandError("the gateway is unavailable; not queued, send it again later")
+        update = self._health()
+        if update is None:
+            raise CommandError("the gateway has not answered yet; not queued, send it again later")
+        stopped = isinstance(update.error, SitemasterStoppedError)
+        if update.error is not None and not (stopped and kinds == {Kind.SITEMASTER}):
+            # A stopped sitemaster leaves only the command that starts it again.
+            raise CommandError(
+                f"the gateway is unavailable ({update.error}); not queued, send it again later"
+            )
 
     def _queue(self, kinds: frozenset[Kind]) -> asyncio.Future[None]:
         """Enter the queue; a waiting command that changes nothing beyond `kinds` is superseded."""

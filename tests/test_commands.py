@@ -212,11 +212,13 @@ async def test_sitemaster_stop_and_run_on_old_firmware(
         assert answer["status"] == "ok", answer
         assert sim.state.sitemaster_running is False
         await probe.wait_for(f"{BASE}/{SLUG}/availability", lambda m: m.text == "offline")
+        mode = await command(probe, f"{BASE}/{SLUG}/operation_mode/set", "backup")
+        assert "sitemaster is stopped" in mode["error"]  # only `run` may go to a stopped site
         answer = await command(probe, f"{BASE}/{SLUG}/sitemaster/set", "run")
-        # The gateway is unavailable while stopped: run is refused rather than queued.
-        assert answer["status"] == "error"
-        assert "unavailable" in answer["error"]
-    sim.set_sitemaster(running=True)
+        assert answer["status"] == "ok", answer
+        assert sim.state.sitemaster_running is True
+        await probe.wait_for(f"{BASE}/{SLUG}/availability", lambda m: m.text == "online")
+    assert writes(sim) == [("GET", "/api/sitemaster/stop"), ("GET", "/api/sitemaster/run")]
 
 
 # -- refused by the gateway --------------------------------------------------------------------
