@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import signal
 import sys
@@ -14,9 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pw2mqtt.bridge import Bridge
-from pw2mqtt.config import Settings
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions, din_for
+from tests.harness import running_bridge
 from tests.mqtt_probe import Broker, MqttProbe, ProbeMessage
 
 PASSWORD = "Pw2MqttSim"
@@ -47,18 +45,6 @@ def settings_for(
         },
         "state_dir": str(tmp_path / "state"),
     }
-
-
-@contextlib.asynccontextmanager
-async def running_bridge(values: dict[str, Any]) -> AsyncIterator[Bridge]:
-    bridge = Bridge(Settings.model_validate(values))
-    task = asyncio.create_task(bridge.run())
-    try:
-        yield bridge
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @pytest.fixture

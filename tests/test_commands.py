@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from pw2mqtt.bridge import Bridge
 from pw2mqtt.commands import parse_field_set, parse_json_set
-from pw2mqtt.config import Settings
 from pw2mqtt.errors import CommandError
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests.harness import running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
 from tests.test_command_parsing import BAD_FIELD_VALUES, BAD_JSON
 
@@ -56,7 +55,9 @@ async def bridge_for(
     commands: dict[str, Any] | None = None,
     role: str = "customer",
     protocol: str = "3.1.1",
+    slug: str = SLUG,
 ) -> AsyncIterator[MqttProbe]:
+    """The bridge with commands, and a probe that has seen the gateway come online."""
     password = "Installer1" if role == "installer" else "Pw2MqttSim"
     values = {
         "gateways": [
@@ -77,17 +78,11 @@ async def bridge_for(
         "commands": ALL_COMMANDS if commands is None else commands,
         "state_dir": str(tmp_path / "state"),
     }
-    bridge = Bridge(Settings.model_validate(values))
-    task = asyncio.create_task(bridge.run())
-    try:
+    async with running_bridge(values):
         async with MqttProbe(broker, ["pw2mqtt/#", "homeassistant/#", "replies/#"]) as probe:
-            await probe.wait_for(f"{BASE}/{SLUG}/state", timeout=15)
-            await probe.wait_for(f"{BASE}/{SLUG}/operation_mode", timeout=10)
+            await probe.wait_for(f"{BASE}/{slug}/availability", lambda m: m.text == "online")
+            await probe.wait_for(f"{BASE}/{slug}/state", timeout=15)
             yield probe
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def command(
@@ -269,32 +264,10 @@ async def test_customer_islanding_refused_on_25(
 async def test_not_supported_on_a_powerwall_3(
     broker: Broker, sim: GatewaySimulator, tmp_path: Path
 ) -> None:
-    async with bridge_for_slug(broker, sim, tmp_path, "localhost") as probe:
+    async with bridge_for(broker, sim, tmp_path, slug="localhost") as probe:
         answer = await command(probe, f"{BASE}/localhost/backup_reserve/set", "25")
     assert answer["error"] == "not supported on this gateway (404)"
     assert writes(sim) == []
-
-
-@contextlib.asynccontextmanager
-async def bridge_for_slug(
-    broker: Broker, sim: GatewaySimulator, tmp_path: Path, slug: str
-) -> AsyncIterator[MqttProbe]:
-    values = {
-        "gateways": [{"host": f"localhost:{sim.port}", "password": "Pw2MqttSim",
-                      "poll": {"fast": 1.0, "medium": 2.0, "slow": 60.0}}],
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-pw3"},
-        "commands": ALL_COMMANDS,
-        "state_dir": str(tmp_path / "state"),
-    }  # fmt: skip
-    task = asyncio.create_task(Bridge(Settings.model_validate(values)).run())
-    try:
-        async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
-            await probe.wait_for(f"{BASE}/{slug}/availability", lambda m: m.text == "online")
-            yield probe
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 # -- never executed ---------------------------------------------------------------------------

@@ -1,0 +1,23 @@
+"""Running the bridge inside a test, and stopping it however the test ends."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pw2mqtt.bridge import Bridge
+from pw2mqtt.config import Settings
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(values: dict[str, Any]) -> AsyncIterator[Bridge]:
+    bridge = Bridge(Settings.model_validate(values))
+    task = asyncio.create_task(bridge.run())
+    try:
+        yield bridge
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
