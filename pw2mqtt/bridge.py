@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from pw2mqtt.config import GatewaySettings, MqttSettings, Settings
 from pw2mqtt.executor import CommandExecutor
 from pw2mqtt.gateway.client import GatewayClient
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.health import BridgeStatus, write_status
 from pw2mqtt.mqtt.connection import (
     Incoming,
     MqttConnection,
@@ -41,6 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 ONLINE = "online"
 OFFLINE = "offline"
 HA_BIRTH_DELAY_MAX = 5.0
+STATUS_INTERVAL = 5.0
 
 
 @dataclass(slots=True)
@@ -59,6 +62,7 @@ class _Gateway:
     availability: str | None = None
     grid_status: Value | None = None
     pending: bool = False
+    last_ok: float | None = None  # epoch seconds of the last successful poll
 
     @property
     def label(self) -> str:
@@ -100,11 +104,28 @@ class Bridge:
                 self._tasks = tasks
                 tasks.create_task(self.connection.run(), name="pw2mqtt.mqtt")
                 tasks.create_task(self._publish_loop(), name="pw2mqtt.publish")
+                tasks.create_task(self._status_loop(), name="pw2mqtt.status")
                 for gateway in self._gateways:
                     tasks.create_task(gateway.poller.run(), name=f"pw2mqtt.poll.{gateway.label}")
         finally:
             package_logger.removeHandler(self._log_relay)
             await asyncio.shield(self._shutdown())
+
+    async def _status_loop(self) -> None:
+        """Keep `<state_dir>/status.json` current for `pw2mqtt healthcheck`."""
+        while True:
+            polled = [g.last_ok for g in self._gateways if g.last_ok is not None]
+            status = BridgeStatus(
+                pid=os.getpid(),
+                updated=time.time(),
+                mqtt_connected=self.connection.connected,
+                last_poll_ok=max(polled, default=None),
+            )
+            try:
+                write_status(self.settings.state_dir, status)
+            except OSError as err:
+                _LOGGER.warning("cannot write the status file: %s", err)
+            await asyncio.sleep(STATUS_INTERVAL)
 
     async def _shutdown(self) -> None:
         offline = Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1)
@@ -121,6 +142,8 @@ class Bridge:
         client = GatewayClient(settings, self.settings.state_dir)
 
         def deliver(update: GatewayUpdate) -> None:
+            if update.online:
+                gateway.last_ok = time.time()
             gateway.latest = update
             gateway.pending = True
             self._wake.set()

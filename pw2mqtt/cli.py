@@ -81,6 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     run.set_defaults(handler=_run_bridge)
 
+    health = commands.add_parser(
+        "healthcheck",
+        help="exit 0 when the running bridge is healthy",
+        description="Read the status file the bridge keeps in its state directory: healthy while "
+        "the MQTT connection is up and a gateway was polled recently. Sends no request.",
+    )
+    health.add_argument("--config", type=Path, help="YAML configuration file")
+    health.add_argument("--state-dir", type=Path, help="the bridge's state directory")
+    health.add_argument(
+        "--max-age", type=float, default=60.0, help="seconds a poll may be old (default 60)"
+    )
+    health.set_defaults(handler=_run_healthcheck)
+
     simulate = commands.add_parser(
         "simulate",
         help="run a simulated gateway on loopback",
@@ -131,6 +144,15 @@ def _run_demo(args: argparse.Namespace) -> int:
     from pw2mqtt.demo import run_demo_command  # noqa: PLC0415 - keep `pw2mqtt --help` fast
 
     return run_demo_command(args)
+
+
+def _run_healthcheck(args: argparse.Namespace) -> int:
+    from pw2mqtt.health import check_health  # noqa: PLC0415
+
+    state_dir = args.state_dir or load_settings(args.config).state_dir
+    healthy, reason = check_health(state_dir, args.max_age)
+    print(reason)
+    return 0 if healthy else 1
 
 
 def _run_bridge(args: argparse.Namespace) -> int:

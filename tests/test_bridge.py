@@ -279,3 +279,35 @@ async def test_sigterm_says_offline_and_exits_0(
         )
     assert code == 0
     assert offline.retain
+
+
+async def healthcheck(state_dir: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pw2mqtt", "healthcheck", "--state-dir", str(state_dir),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode().strip()
+
+
+async def test_healthcheck_follows_the_bridge(
+    broker: Broker, sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "state"
+    assert await healthcheck(state_dir) == (
+        1,
+        f"no status file in {state_dir}: is the bridge running?",
+    )
+    async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
+        async with running_bridge(settings_for(broker, [sim], tmp_path)):
+            await probe.wait_for(f"{BASE}/{SLUG}/state")
+            await asyncio.sleep(5.5)  # the status file is rewritten every 5 s
+            assert await healthcheck(state_dir) == (
+                0,
+                "ok: MQTT connected, gateway polled recently",
+            )
+            broker.stop()
+            await asyncio.sleep(5.5)
+            assert await healthcheck(state_dir) == (1, "the MQTT broker is not connected")
+            broker.start()
