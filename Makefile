@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - a simulated gateway on loopback, at 60x speed (no hardware needed)
+#   make demo   - a simulated gateway, an embedded broker and the bridge together (no hardware, no broker)
 #   make test   - the whole test suite against a real Mosquitto and the simulator
 PYTHON ?= python3
 VENV   := .venv
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(BIN)/pw2mqtt simulate --speed 60 --cert-out gateway.pem
+	$(BIN)/pw2mqtt demo
 
 test: $(STAMP)
 	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
