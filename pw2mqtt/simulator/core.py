@@ -13,6 +13,7 @@ from pw2mqtt.simulator.faults import FaultInjector
 from pw2mqtt.simulator.payloads import Identity
 from pw2mqtt.simulator.profiles import Profile, get_profile
 from pw2mqtt.simulator.site import Site, SiteConfig, SiteState
+from pw2mqtt.simulator.vitals import vitals_body
 
 VitalsProvider = Callable[[SiteState], bytes]
 
@@ -65,7 +66,8 @@ class GatewayCore:
         )
         self.calls: list[CallRecord] = []
         self.logins = 0
-        self.vitals: VitalsProvider | None = None  # /api/devices/vitals hook (protobuf, later)
+        # The /api/devices/vitals body (protobuf); only profiles whose table lists it serve it.
+        self.vitals: VitalsProvider | None = self._vitals_body
         self.drop = asyncio.Event()  # set to drop hanging requests (reboot, close)
 
     def now(self) -> float:
@@ -73,6 +75,9 @@ class GatewayCore:
 
     def state(self) -> SiteState:
         return self.site.snapshot(self.clock.now())
+
+    def _vitals_body(self, state: SiteState) -> bytes:
+        return vitals_body(self.profile, self.identity, state)
 
     def record(self, method: str, path: str, body: Any) -> CallRecord:
         call = CallRecord(self.clock.now(), method, path, 0, None, body)

@@ -234,7 +234,7 @@ def grid_faults(ident: Identity, times: list[float], profile: Profile) -> list[J
     ]
 
 
-def _pinv_grid_state(state: SiteState) -> str:
+def pinv_grid_state(state: SiteState) -> str:
     if state.grid_status == CONNECTED:
         return "Grid_Compliant"
     if state.grid_status == TO_GRID:
@@ -257,7 +257,7 @@ def system_status(profile: Profile, ident: Identity, state: SiteState, faults: l
             "PackageSerialNumber": ident.battery_serial(i),
             "disabled_reasons": [],
             "pinv_state": "PINV_GridForming" if islanded else "PINV_GridFollowing",
-            "pinv_grid_state": _pinv_grid_state(state),
+            "pinv_grid_state": pinv_grid_state(state),
             "nominal_energy_remaining": per_remaining,
             "nominal_full_pack_energy": per_full,
             "p_out": round(p.battery / count),
@@ -410,7 +410,7 @@ def _diagnostic(name: str, disruptive: bool, checks: list[Json]) -> Json:
 
 def powerwalls(profile: Profile, ident: Identity, state: SiteState) -> Json:
     now = state.time
-    grid_state = _pinv_grid_state(state)
+    grid_state = pinv_grid_state(state)
     running = state.sitemaster_running
     items = [
         {
@@ -495,7 +495,7 @@ def solar_powerwall(ident: Identity, state: SiteState) -> Json:
             "state": "PVAC_Active" if producing else "PVAC_Standby",
             "disabled": False,
             "disabled_reasons": [],
-            "grid_state": _pinv_grid_state(state),
+            "grid_state": pinv_grid_state(state),
             "inv_state": "INV_Grid_Connected",
             "v_out": voltage(ident, now, 3),
             "f_out": frequency(ident, now),

@@ -161,7 +161,11 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
             float_powers=True,
             phase_fields=False,
             access=_table(
-                reads=READS, writes=Access.CUSTOMER, islanding=Access.CUSTOMER, get_stop=True
+                reads=READS,
+                writes=Access.CUSTOMER,
+                islanding=Access.CUSTOMER,
+                extra_reads=(VITALS,),
+                get_stop=True,
             ),
             description="Gateway 1, firmware 1.50.1: the customer may write everything",
         ),
@@ -169,7 +173,12 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
             name="21.44",
             version="21.44 223a56cd",
             git_hash="223a56cd575b7b19bad7e12a4ebad0eb52d1f50a",
-            access=_table(reads=READS, writes=Access.INSTALLER, islanding=Access.CUSTOMER),
+            access=_table(
+                reads=READS,
+                writes=Access.INSTALLER,
+                islanding=Access.CUSTOMER,
+                extra_reads=(VITALS,),
+            ),
             description="Gateway 2: writes need the installer; customer islanding still works",
         ),
         "23.44": Profile(

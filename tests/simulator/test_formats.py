@@ -91,3 +91,13 @@ async def test_solar_powerwall_on_23_44() -> None:
     assert sum(s["measured_power"] for s in body["pvac_status"]["string_vitals"]) == 3000
     assert status["teg_type"] == "unknown"
     assert status["can_reboot"] is True
+
+
+async def test_vitals_are_protobuf_on_21_44(sim: GatewaySimulator, customer: Client) -> None:
+    answer = await customer.get("/api/devices/vitals")
+    assert answer.status == 200
+    assert answer.headers["Content-Type"] == "application/octet-stream"
+    assert answer.raw[:1] == b"\x0a"  # field 1 (devices), length-delimited
+    provider = sim.core.vitals
+    assert provider is not None
+    assert answer.raw == provider(sim.state)  # the clock is frozen: same instant, same bytes

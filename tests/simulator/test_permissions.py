@@ -2,7 +2,8 @@
 
 The expectations are written out here independently of `profiles.py`, following the research
 note: customer writes refused since ~2019 (403), customer islanding refused since ~24.44/25.2,
-vitals gone (404), `/api/solar_powerwall` on 23.44+, and only three endpoints on a PW3.
+vitals before 23.44 only (404 after), `/api/solar_powerwall` on 23.44+, and only three endpoints
+on a PW3.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def expected(profile: str, role: str | None) -> dict[tuple[str, str], int]:
         ok = not restricted or path in PW3_READS
         table["GET", path] = (200 if role else 401) if ok else 404
     table["GET", "/api/status"] = 404 if restricted else 200
-    table["GET", "/api/devices/vitals"] = 404
+    has_vitals = profile in ("1.50", "21.44")
+    table["GET", "/api/devices/vitals"] = (200 if role else 401) if has_vitals else 404
     has_pvac = profile in ("23.44", "25.10")
     table["GET", "/api/solar_powerwall"] = (200 if role else 401) if has_pvac else 404
     for method, path, _ in WRITES:
@@ -133,8 +135,10 @@ async def test_customer_islanding_refused_on_25_10() -> None:
 
 async def test_set_profile_switches_the_table_live(sim: GatewaySimulator, customer: Client) -> None:
     assert (await customer.get("/api/solar_powerwall")).status == 404
+    assert (await customer.get("/api/devices/vitals")).status == 200
     sim.set_profile("23.44")
     assert (await customer.get("/api/solar_powerwall")).status == 200
+    assert (await customer.get("/api/devices/vitals")).status == 404
     status = (await customer.get("/api/status")).json
     assert status["version"] == "23.44.0 9064fc6a"
     sim.set_profile("pw3-restricted")
