@@ -15,13 +15,20 @@ import random
 import time
 from collections import deque
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pw2mqtt import __version__
 from pw2mqtt.catalogue import Entity, Value, entities_for, format_value
 from pw2mqtt.command_service import CommandService
 from pw2mqtt.config import GatewaySettings, MqttSettings, Settings
+from pw2mqtt.device_catalogue import (
+    ALERT_ENTITIES,
+    ActiveAlert,
+    PhysicalDevice,
+    active_alerts,
+    devices_for,
+)
 from pw2mqtt.executor import CommandExecutor
 from pw2mqtt.gateway.client import GatewayClient
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
@@ -63,6 +70,8 @@ class _Gateway:
     grid_status: Value | None = None
     pending: bool = False
     last_ok: float | None = None  # epoch seconds of the last successful poll
+    parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
+    alerts: tuple[ActiveAlert, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -196,11 +205,19 @@ class Bridge:
         snapshot = update.snapshot
         if gateway.slug is None or gateway.device is None:
             self._identify(gateway, snapshot)
-        entities = entities_for(snapshot, self._controls)
+        entities = (
+            *entities_for(snapshot, self._controls),
+            *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+        )
+        parts = devices_for(snapshot)
         if self.settings.homeassistant.enabled:
             await self._announce(gateway, snapshot, entities)
+            await self._announce_parts(gateway, parts)
         await self._set_availability(gateway, ONLINE, None)
-        await self._publish_values(gateway, snapshot, entities)
+        await self._publish_alerts(gateway, snapshot)
+        await self._publish_values(
+            gateway, snapshot, entities, [e for part in parts for e in part.entities]
+        )
 
     def _identify(self, gateway: _Gateway, snapshot: GatewaySnapshot) -> None:
         din = snapshot.status.din if snapshot.status else None
@@ -271,11 +288,15 @@ class Bridge:
             await self._event(f"gateway_{value}", data)
 
     async def _publish_values(
-        self, gateway: _Gateway, snapshot: GatewaySnapshot, entities: Sequence[Entity]
+        self,
+        gateway: _Gateway,
+        snapshot: GatewaySnapshot,
+        entities: Sequence[Entity],
+        detail: Sequence[Entity] = (),
     ) -> None:
         assert gateway.slug is not None
         readings: list[tuple[Entity, Value]] = []
-        for entity in entities:
+        for entity in (*entities, *detail):
             value = entity.value(snapshot)
             if value is not None:
                 readings.append((entity, value))
@@ -284,9 +305,10 @@ class Bridge:
             return
         retain = self.settings.mqtt.retain
         messages = [
-            Outgoing(self.topics.field(gateway.slug, entity.key), format_value(value), retain)
-            for entity, value in due
+            Outgoing(self.topics.field(gateway.slug, e.topic_path), format_value(value), retain)
+            for e, value in due
         ]
+        readings = [(entity, value) for entity, value in readings if entity.path is None]
         state: dict[str, Any] = dict.fromkeys(gateway.announced or {})
         state.update({entity.key: value for entity, value in readings})
         for entity in entities:
@@ -303,6 +325,58 @@ class Bridge:
                     {"gateway": gateway.slug, "from": gateway.grid_status, "to": grid},
                 )
             gateway.grid_status = grid
+
+    async def _announce_parts(self, gateway: _Gateway, parts: Sequence[PhysicalDevice]) -> None:
+        """One Home Assistant device per physical device, linked to the gateway's."""
+        assert gateway.slug is not None
+        assert gateway.device is not None
+        messages: list[Outgoing] = []
+        present = {part.slug for part in parts}
+        for slug in sorted(set(gateway.parts) - present):
+            del gateway.parts[slug]
+            gone = replace(gateway.device, part=slug)
+            messages.append(Outgoing(self.topics.discovery(device_id(gone)), "", True, 1))
+        for part in parts:
+            keys = frozenset(entity.key for entity in part.entities)
+            if gateway.parts.get(part.slug) == keys:
+                continue
+            gateway.parts[part.slug] = keys
+            info = replace(
+                gateway.device,
+                part=part.slug,
+                name=f"{gateway.device.name} {part.name}",
+                model=part.model,
+                serial=part.serial,
+                firmware=part.firmware,
+                model_id=None,
+                din=None,
+                via_device=device_id(gateway.device),
+            )
+            payload = discovery_payload(info, part.entities, self.topics, version=__version__)
+            messages.append(
+                Outgoing(self.topics.discovery(device_id(info)), json.dumps(payload), True, 1)
+            )
+        if messages:
+            await self._send(messages)
+            gateway.tracker.forget()
+
+    async def _publish_alerts(self, gateway: _Gateway, snapshot: GatewaySnapshot) -> None:
+        """The active alerts as JSON attributes, and an event for each one raised or cleared."""
+        assert gateway.slug is not None
+        alerts = active_alerts(snapshot)
+        if alerts is None or alerts == gateway.alerts:
+            return
+        first = gateway.alerts is None
+        before = set(gateway.alerts or ())
+        gateway.alerts = alerts
+        payload = json.dumps({"alerts": [alert.as_json() for alert in alerts]})
+        await self._send([Outgoing(self.topics.field(gateway.slug, "alerts"), payload, True, 1)])
+        if first:
+            return  # alerts present at start-up (or after a reconnect) are not news
+        for alert in sorted(set(alerts) - before, key=lambda a: (a.device, a.name)):
+            await self._event("alert_raised", {"gateway": gateway.slug, **alert.as_json()})
+        for alert in sorted(before - set(alerts), key=lambda a: (a.device, a.name)):
+            await self._event("alert_cleared", {"gateway": gateway.slug, **alert.as_json()})
 
     async def _publish_info(self) -> None:
         gateways = []
@@ -350,6 +424,8 @@ class Bridge:
     def _republish_everything(self) -> None:
         for gateway in self._gateways:
             gateway.announced = None
+            gateway.parts.clear()
+            gateway.alerts = None
             gateway.availability = None
             gateway.tracker.forget()
             gateway.pending = gateway.latest is not None
@@ -405,7 +481,12 @@ class Bridge:
     async def _clear_stale_configs(self) -> None:
         if not self._stale_configs or any(g.device is None for g in self._gateways):
             return  # wait until every gateway is identified, or a live one may be cleared
-        ours = {self.topics.discovery(device_id(g.device)) for g in self._gateways if g.device}
+        ours = {
+            self.topics.discovery(device_id(replace(g.device, part=part)))
+            for g in self._gateways
+            if g.device
+            for part in (None, *g.parts)
+        }
         stale = self._stale_configs - ours
         self._stale_configs.clear()
         if stale:

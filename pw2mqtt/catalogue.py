@@ -68,6 +68,12 @@ class Entity:
     icon: str | None = None
     control: Control | None = None
     control_only: bool = False  # announced only while its command kind is enabled
+    path: str | None = None  # the topic under the gateway, when not the key (per-device detail)
+    attributes: str | None = None  # a topic under the gateway holding JSON attributes
+
+    @property
+    def topic_path(self) -> str:
+        return self.path or self.key
 
     def __post_init__(self) -> None:
         if not KEY_PATTERN.match(self.key):

@@ -87,6 +87,9 @@ class PollSettings(_Section):
     """Seconds between reads of operation, sitemaster and system status."""
     slow: float = Field(600.0, ge=10.0)
     """Seconds between reads of status, site info and Powerwalls."""
+    detail: float = Field(30.0, ge=0.0)
+    """Seconds between reads of per-device detail (vitals, solar inverter and strings, alerts);
+    0 turns it off."""
 
 
 class GatewaySettings(_Section):

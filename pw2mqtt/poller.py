@@ -12,12 +12,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
 from pw2mqtt.config import PollSettings
-from pw2mqtt.errors import GatewayError, GatewayPausedError
+from pw2mqtt.errors import EndpointUnsupportedError, GatewayError, GatewayPausedError
 from pw2mqtt.gateway.client import GatewayClient
 from pw2mqtt.gateway.models import (
     AGGREGATES,
@@ -29,17 +29,20 @@ from pw2mqtt.gateway.models import (
     SITE_NAME,
     SITEMASTER,
     SOE,
+    SOLAR_POWERWALL,
     STATUS,
     SYSTEM_STATUS,
     Endpoint,
 )
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.gateway.vitals import VITALS_PATH, read_vitals
 
 _LOGGER = logging.getLogger(__name__)
 
 FAST: tuple[Endpoint[BaseModel], ...] = (AGGREGATES, SOE, GRID_STATUS)
 MEDIUM: tuple[Endpoint[BaseModel], ...] = (OPERATION, SITEMASTER, SYSTEM_STATUS, GRID_FAULTS)
 SLOW: tuple[Endpoint[BaseModel], ...] = (STATUS, SITE_INFO, SITE_NAME, POWERWALLS)
+DETAIL: tuple[Endpoint[BaseModel], ...] = (SOLAR_POWERWALL,)  # and the protobuf vitals
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +67,13 @@ class GatewayPoller:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
-        self._tiers = ((poll.fast, FAST), (poll.medium, MEDIUM), (poll.slow, SLOW))
+        tiers = [(poll.fast, FAST), (poll.medium, MEDIUM), (poll.slow, SLOW)]
+        if poll.detail > 0:
+            tiers.append((poll.detail, DETAIL))
+        self._tiers = tuple(tiers)
         self._deliver = deliver
         self._clock = clock
-        self._due = [0.0, 0.0, 0.0]
+        self._due = [0.0] * len(self._tiers)
         self._snapshot: GatewaySnapshot | None = None
         self._wake = asyncio.Event()
         self.failures = 0
@@ -93,6 +99,8 @@ class GatewayPoller:
         endpoints = [endpoint for i in due for endpoint in self._tiers[i][1]]
         try:
             fresh = await self._client.fetch_snapshot(endpoints)
+            if DETAIL[0] in endpoints:
+                fresh = await self._with_vitals(fresh)
         except GatewayError as err:
             update = self._failed(err)
         else:
@@ -107,6 +115,14 @@ class GatewayPoller:
         self._deliver(update)
         return update
 
+    async def _with_vitals(self, snapshot: GatewaySnapshot) -> GatewaySnapshot:
+        if not self._client.is_supported(VITALS_PATH):
+            return snapshot
+        try:
+            return replace(snapshot, vitals=await read_vitals(self._client))
+        except EndpointUnsupportedError:  # removed in firmware 23.44
+            return snapshot
+
     def _failed(self, err: GatewayError) -> GatewayUpdate:
         self.failures += 1
         if self.failures == 1 and not isinstance(err, GatewayPausedError):
@@ -114,7 +130,7 @@ class GatewayPoller:
         else:
             _LOGGER.debug("%s: poll failed again: %s", self._client.address, err)
         # After an outage every tier is read again, so nothing stale outlives it.
-        self._due = [0.0, 0.0, 0.0]
+        self._due = [0.0] * len(self._tiers)
         return GatewayUpdate(None, err)
 
     def _next_delay(self) -> float:

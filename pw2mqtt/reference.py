@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pw2mqtt.catalogue import ENTITIES, Entity, powerwall_entities
+from pw2mqtt.device_catalogue import ALERT_ENTITIES
 from pw2mqtt.gateway.models import READ_ENDPOINTS
 from pw2mqtt.mqtt.discovery import ENTITY_ID_PREFIX, DeviceInfo, device_id
 from pw2mqtt.mqtt.topics import Topics
@@ -131,6 +132,25 @@ Commands are described under [Commands](#commands) below.
 
 """
 
+_DETAIL = f"""## Per-device detail and alerts
+
+Every `poll.detail` seconds (30 by default; 0 turns it off) pw2mqtt reads the devices behind the
+gateway: `/api/devices/vitals` on firmware before 23.44, else `/api/solar_powerwall` where a
+Powerwall+ answers it. Each device gets its own topic level,
+`{_TOPICS.field(GW, "devices/<device>/<field>")}`, and its own Home Assistant device
+(`{_TOPICS.discovery("pw2mqtt_" + GW + "_<device>")}`), linked to the gateway's. `<device>` is
+the device kind and its number in the gateway's list: `tepinv_1`, `tepod_1` (Powerwall inverter
+and battery), `tethc_1` (thermal controller), `pvac_1` (solar inverter, with
+`string_<x>_voltage`, `_current` and `_power`), `tesync_1` (synchronizer), `neurio_1` (meter).
+Only the values a device reports are announced; a gateway with neither source publishes no
+detail.
+
+`{_TOPICS.field(GW, "alerts")}` (retained) holds `{{"alerts": [{{"device": …, "name": …,
+"severity": "fault" | "warning" | "alert" | "info"}}]}}`; a new or cleared alert is also an
+`alert_raised` / `alert_cleared` event on `{_TOPICS.bridge_event}`. The gateway device has:
+
+"""
+
 _COMMANDS = f"""## Commands
 
 Commands change a house's power supply, so each kind is off until enabled in the settings
@@ -201,6 +221,9 @@ def render() -> str:
     parts.append("\n¹ Retained unless the setting `mqtt.retain` is false.\n\n")
     parts.append(_HOME_ASSISTANT)
     parts.append(_COMMANDS)
+    parts.append(_DETAIL)
+    parts.append(_entity_table(ALERT_ENTITIES))
+    parts.append("\n")
     parts.append("## Entities of a gateway\n\n")
     parts.append(_entity_table(ENTITIES))
     parts.append(

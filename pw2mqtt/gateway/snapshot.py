@@ -25,6 +25,7 @@ from pw2mqtt.gateway.models import (
     SystemStatus,
     UpdateStatus,
 )
+from pw2mqtt.gateway.vitals import DeviceVitals
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class GatewaySnapshot:
     meters_solar: Meters | None = None
     update_status: UpdateStatus | None = None
     networks: Networks | None = None
+    vitals: DeviceVitals | None = None  # /api/devices/vitals, decoded from protobuf
     fresh: frozenset[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -61,11 +63,11 @@ class GatewaySnapshot:
         read = frozenset(name for name in ENDPOINT_NAMES if getattr(self, name) is not None)
         object.__setattr__(self, "fresh", read)  # the frozen dataclass way to set a derived field
 
-    def get(self, name: str) -> BaseModel | None:
+    def get(self, name: str) -> BaseModel | DeviceVitals | None:
         """The model stored for an endpoint name (`None` if never read); KeyError if unknown."""
         if name not in ENDPOINT_NAMES:
             raise KeyError(name)
-        model: BaseModel | None = getattr(self, name)
+        model: BaseModel | DeviceVitals | None = getattr(self, name)
         return model
 
     def merged(self, newer: GatewaySnapshot) -> GatewaySnapshot:

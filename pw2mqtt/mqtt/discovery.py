@@ -43,6 +43,8 @@ class DeviceInfo:
     serial: str | None
     firmware: str | None
     model_id: str | None = None  # the part number in the DIN, e.g. 1232100-00-E
+    part: str | None = None  # a device inside the gateway's site: its slug under `devices/`
+    via_device: str | None = None  # the device id of the gateway a part hangs off
 
 
 def device_info(snapshot: GatewaySnapshot, slug: str) -> DeviceInfo:
@@ -65,7 +67,8 @@ def device_info(snapshot: GatewaySnapshot, slug: str) -> DeviceInfo:
 
 
 def device_id(device: DeviceInfo) -> str:
-    return f"pw2mqtt_{device.slug}"
+    suffix = f"_{device.part}" if device.part else ""
+    return f"pw2mqtt_{device.slug}{suffix}"
 
 
 def default_entity_id(device: DeviceInfo, entity: Entity) -> str:
@@ -78,7 +81,7 @@ def object_id(device: DeviceInfo, entity: Entity) -> str:
 
 
 def unique_id(device: DeviceInfo, entity: Entity) -> str:
-    return f"{device_id(device)}_{entity.key}"
+    return f"pw2mqtt_{device.slug}_{entity.key}"  # keys are unique across a gateway's devices
 
 
 def discovery_payload(
@@ -99,6 +102,7 @@ def discovery_payload(
                 "mdl_id": device.model_id,
                 "sn": device.serial,
                 "sw": device.firmware,
+                "via_device": device.via_device,
             }
         ),
         "o": {"name": ORIGIN_NAME, "sw": version, "url": ORIGIN_URL},
@@ -129,7 +133,9 @@ def component(
     if legacy_object_id:
         config["object_id"] = object_id(device, entity)
     if platform != "button":
-        config["state_topic"] = topics.field(device.slug, entity.key)
+        config["state_topic"] = topics.field(device.slug, entity.topic_path)
+    if entity.attributes:
+        config["json_attributes_topic"] = topics.field(device.slug, entity.attributes)
     config.update(_command(device, entity, topics))
     if platform in {"sensor", "number"}:
         config["unit_of_measurement"] = entity.unit
