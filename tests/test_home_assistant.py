@@ -94,9 +94,12 @@ async def test_home_assistant_shows_one_powerwall_device(
 ) -> None:
     result = await run_rig(sim, tmp_path)
     assert result["log_issues"] == []
-    [device] = result["devices"]
+    [device] = [d for d in result["devices"] if d["via_device_id"] is None]
     assert device["manufacturer"] == "Tesla"
     assert device["sw_version"] == "21.44"
+    parts = [d for d in result["devices"] if d["via_device_id"] is not None]
+    assert {d["via_device_id"] for d in parts} == {device["id"]}  # linked to the gateway
+    assert any(d["model"] == "TEPOD" for d in parts)
     entities = entities_by_key(result)
     assert len(entities) >= 40
 
