@@ -10,6 +10,8 @@ from typing import Any
 from pw2mqtt.bridge import Bridge
 from pw2mqtt.config import Settings
 
+STOP_TIMEOUT = 20.0
+
 
 @contextlib.asynccontextmanager
 async def running_bridge(values: dict[str, Any]) -> AsyncIterator[Bridge]:
@@ -20,4 +22,6 @@ async def running_bridge(values: dict[str, Any]) -> AsyncIterator[Bridge]:
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
+            # A bridge that cannot stop is a bug worth a clear failure, not a hung test run.
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await task
