@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint bench bench-smoke venv clean
 
 venv: $(STAMP)
 
@@ -23,10 +23,18 @@ test: $(STAMP)
 	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
 	$(BIN)/pytest
 
+bench: $(STAMP)
+	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
+	$(BIN)/python -m bench
+
+bench-smoke: $(STAMP)
+	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
+	$(BIN)/python -m bench --smoke
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict pw2mqtt
+	$(BIN)/mypy --strict pw2mqtt bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -72,10 +72,21 @@ class _Gateway:
     last_ok: float | None = None  # epoch seconds of the last successful poll
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
+    _devices: tuple[PhysicalDevice, ...] = ()
+    _devices_from: tuple[object, object] | None = None
 
     @property
     def label(self) -> str:
         return self.slug or str(self.client.address)
+
+    def devices(self, snapshot: GatewaySnapshot) -> tuple[PhysicalDevice, ...]:
+        """The part devices, worked out again only when their source was read again."""
+        source = (snapshot.vitals, snapshot.solar_powerwall)
+        known = self._devices_from
+        if known is None or source[0] is not known[0] or source[1] is not known[1]:
+            self._devices = devices_for(snapshot)
+            self._devices_from = source
+        return self._devices
 
 
 class Bridge:
@@ -209,7 +220,7 @@ class Bridge:
             *entities_for(snapshot, self._controls),
             *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
         )
-        parts = devices_for(snapshot)
+        parts = gateway.devices(snapshot)
         if self.settings.homeassistant.enabled:
             await self._announce(gateway, snapshot, entities)
             await self._announce_parts(gateway, parts)

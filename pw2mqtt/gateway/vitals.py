@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import Final, Literal, Protocol
 
@@ -296,9 +297,12 @@ class MeterVitals:
         return math.fsum(powers) if powers else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class DeviceVitals:
-    """Everything one `/api/devices/vitals` body says, device by device, in the order sent."""
+    """Everything one `/api/devices/vitals` body says, device by device, in the order sent.
+
+    The typed views are worked out once per body and kept: the bridge reads them on every poll,
+    while the body itself changes only on the detail tier."""
 
     devices: tuple[Device, ...]
 
@@ -311,11 +315,11 @@ class DeviceVitals:
     def children_of(self, din: str) -> tuple[Device, ...]:
         return tuple(device for device in self.devices if device.parent_din == din)
 
-    @property
+    @cached_property
     def gateway(self) -> Device | None:
         return next(iter(self.of_kind(GATEWAY)), None)
 
-    @property
+    @cached_property
     def alerts(self) -> tuple[Alert, ...]:
         """Every active alert, device by device; a name repeated by one device counts once."""
         return tuple(
@@ -324,35 +328,35 @@ class DeviceVitals:
             for name in dict.fromkeys(device.alerts)
         )
 
-    @property
+    @cached_property
     def alert_names(self) -> tuple[str, ...]:
         """The distinct names of the active alerts, sorted: what an "alerts" sensor shows."""
         return tuple(sorted({alert.name for alert in self.alerts}))
 
-    @property
+    @cached_property
     def has_fault(self) -> bool:
         return any(alert.is_fault for alert in self.alerts)
 
-    @property
+    @cached_property
     def pv_inverters(self) -> tuple[PvInverter, ...]:
         return tuple(
             _pv_inverter(pvac, self.children_of(pvac.din)) for pvac in self._kind(PV_INVERTER)
         )
 
-    @property
+    @cached_property
     def battery_inverters(self) -> tuple[BatteryInverter, ...]:
         return tuple(_battery_inverter(device) for device in self._kind(BATTERY_INVERTER))
 
-    @property
+    @cached_property
     def battery_pods(self) -> tuple[BatteryPod, ...]:
         return tuple(_battery_pod(device) for device in self._kind(BATTERY_POD))
 
-    @property
+    @cached_property
     def synchronizer(self) -> Synchronizer | None:
         found = self._kind(SYNCHRONIZER)
         return _synchronizer(found[0]) if found else None
 
-    @property
+    @cached_property
     def temperatures(self) -> tuple[Temperature, ...]:
         return tuple(
             Temperature(device.din, device.kind, name, value)
@@ -361,7 +365,7 @@ class DeviceVitals:
             if "Temp" in name and (value := device.number(name)) is not None
         )
 
-    @property
+    @cached_property
     def meters(self) -> tuple[MeterVitals, ...]:
         found: list[MeterVitals] = []
         for device in self.devices:

@@ -8,17 +8,13 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from pw2mqtt.simulator.options import DEFAULT_DIN, SimulatorOptions, fleet_options, is_loopback
 from pw2mqtt.simulator.profiles import DEFAULT_PROFILE, PROFILES
-from pw2mqtt.simulator.server import (
-    DEFAULT_DIN,
-    GatewaySimulator,
-    SimulatorOptions,
-    fleet_options,
-    is_loopback,
-    run_simulators,
-)
+
+if TYPE_CHECKING:
+    from pw2mqtt.simulator.server import GatewaySimulator
 
 DEFAULT_PORT = 8443
 
@@ -134,6 +130,8 @@ async def run_simulate(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        from pw2mqtt.simulator.server import run_simulators  # noqa: PLC0415 - the HTTPS stack
+
         async with run_simulators(options) as sims:
             if args.cert_out is not None:
                 args.cert_out.write_bytes(b"".join(s.cert_pem for s in sims))
