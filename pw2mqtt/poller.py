@@ -57,6 +57,16 @@ class GatewayUpdate:
         return self.error is None
 
 
+def next_due(previous: float, interval: float, now: float) -> float:
+    """When a tier is read next: on a fixed grid from its last due time, so a late start (a busy
+    event loop, a slow answer) does not push every later poll back; after a pause, a forced
+    refresh or a miss of a whole interval, the grid starts again from now."""
+    if previous <= 0.0:
+        return now + interval
+    following = previous + interval
+    return following if following > now else now + interval
+
+
 class GatewayPoller:
     def __init__(
         self,
@@ -105,7 +115,7 @@ class GatewayPoller:
             update = self._failed(err)
         else:
             for i in due:
-                self._due[i] = now + self._tiers[i][0]
+                self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
             merged = fresh if self._snapshot is None else self._snapshot.merged(fresh)
             self._snapshot = merged
             if self.failures:
