@@ -48,7 +48,104 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _side_by_side(results)
     lines += _pw2mqtt_alone(results)
     lines += _fleet(results)
+    lines += _targets(results)
     return "\n".join(lines) + "\n"
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """(target, met — None when this run cannot tell, what was measured) for each target."""
+    ours, peer = results.get("pw2mqtt"), results.get("peer")
+    out: list[tuple[str, bool | None, str]] = []
+
+    def add(name: str, met: bool | None, measured: str) -> None:
+        out.append((name, met, measured))
+
+    if ours and peer:
+        cpu = ratio(ours["cpu_s_per_min"], peer["cpu_s_per_min"])
+        add("CPU at most 1/3 of the peer's", _le(cpu, 1 / 3), f"ratio {_fmt(cpu, '{:.2f}')}")
+        rss = [
+            ratio(ours["rss_steady_mb"], peer["rss_steady_mb"]),
+            ratio(ours["rss_peak_mb"], peer["rss_peak_mb"]),
+        ]
+        add(
+            "RSS at most 2/3 of the peer's",
+            _all(_le(r, 2 / 3) for r in rss),
+            f"steady {_fmt(rss[0], '{:.2f}')}, peak {_fmt(rss[1], '{:.2f}')}",
+        )
+        req = ratio(ours["requests_per_min"], peer["requests_per_min"])
+        fresher = [ratio(ours["freshness_s"][k], peer["freshness_s"][k]) for k in ("median", "p95")]
+        add(
+            "no more gateway requests than the peer, values at least as fresh",
+            _all([_le(req, 1.0), *(_le(f, 1.0) for f in fresher)]),
+            f"requests {_fmt(req, '{:.2f}')}, freshness median {_fmt(fresher[0], '{:.2f}')}, "
+            f"p95 {_fmt(fresher[1], '{:.2f}')}",
+        )
+    if ours:
+        interval = 5.0
+        p95 = ours["freshness_s"]["p95"]
+        add(
+            "change to subscriber within one fast interval + 50 ms at p95",
+            _le(p95, interval + 0.05),
+            f"p95 {_fmt(p95, '{:.2f}')} s",
+        )
+        fewer = ratio(ours["every_value_every_poll_msgs_per_min"], ours["mqtt_msgs_per_min"])
+        add(
+            "at least 3 times fewer MQTT messages than every value every poll",
+            None if fewer is None else fewer >= 3,
+            f"{_fmt(fewer, '{:.1f}')} times fewer",
+        )
+    restart = results.get("restart")
+    if restart:
+        logins = [life["logins"] for life in restart["lives"]]
+        add(
+            "one login per process life, none after a restart with a saved session",
+            logins == [1, 0],
+            f"logins {logins}",
+        )
+    commands = results.get("commands")
+    if commands:
+        first = commands["to_first_request_s"]["p95"]
+        write = commands["to_gateway_call_s"]["p95"]
+        add(
+            "command to gateway call under 50 ms at p95 (its first request)",
+            _le(first, 0.05),
+            f"{_fmt(_ms(first), '{:.0f}')} ms",
+        )
+        add(
+            "the same, counted to the write, which waits for the read of the current settings",
+            _le(write, 0.05),
+            f"{_fmt(_ms(write), '{:.0f}')} ms",
+        )
+    largest = max(results.get("fleet") or [], key=lambda run: run["gateways"], default=None)
+    if largest and largest["gateways"] >= 100:
+        add(
+            "100 gateways on under half a core with no missed cycles",
+            largest["cpu_share"] < 0.5 and largest["missed_cycles"] == 0,
+            f"{largest['gateways']} gateways: {largest['cpu_share']:.3f} of a core, "
+            f"{largest['missed_cycles']} missed",
+        )
+    return out
+
+
+def _le(value: float | None, limit: float) -> bool | None:
+    return None if value is None else value <= limit
+
+
+def _all(checks: Any) -> bool | None:
+    values = list(checks)
+    if any(v is None for v in values):
+        return None
+    return all(values)
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = targets(results)
+    if not rows:
+        return []
+    marks = {True: "met", False: "not met", None: "not measured"}
+    lines = ["## Targets", "", "| target | where it stands | measured |", "|---|---|---|"]
+    lines += [f"| {name} | {marks[met]} | {measured} |" for name, met, measured in rows]
+    return [*lines, ""]
 
 
 def _side_by_side(results: dict[str, Any]) -> list[str]:
@@ -160,9 +257,17 @@ def _fleet(results: dict[str, Any]) -> list[str]:
 
 
 def write(results: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    """report.md and report.json in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     md = out / "report.md"
     js = out / "report.json"
     md.write_text(markdown(results))
     js.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return md, js
+
+
+if __name__ == "__main__":  # python -m bench.report FILE.json: render a saved run again
+    import sys
+
+    saved = Path(sys.argv[1])
+    print(markdown(json.loads(saved.read_text())), end="")
