@@ -63,8 +63,11 @@ def ensure_venv(pins: tuple[str, ...], home: Path | None, say: Callable[[str], N
 
 class _Peer:
     name = "peer"
-    label: str
-    description: str
+
+    def __init__(self, python: Path, label: str, description: str) -> None:
+        self._python = python
+        self.label = label
+        self.description = description
 
     def owns(self, seen: Seen) -> bool:
         return seen.topic.startswith((PREFIX, "homeassistant/"))
@@ -79,6 +82,17 @@ class _Peer:
 
     def is_state(self, seen: Seen) -> bool:
         return seen.topic.startswith(PREFIX) and seen.topic.endswith("/solar")
+
+
+def _prepare(
+    gateways: list[Gateway], broker_port: int, workdir: Path
+) -> tuple[Path, dict[str, str]]:
+    """An empty working directory (the peer looks there for cloud credentials), its environment."""
+    if len(gateways) != 1:
+        raise ValueError("the peer is measured with one gateway")
+    cwd = workdir / "cwd"
+    cwd.mkdir(parents=True, exist_ok=True)
+    return cwd, _env(gateways[0], broker_port, workdir)
 
 
 def _env(gateway: Gateway, broker_port: int, workdir: Path) -> dict[str, str]:
@@ -100,28 +114,23 @@ class PypowerwallServer(_Peer):
     """pypowerwall-server in local (customer login) mode, polling and publishing every 5 s."""
 
     def __init__(self, python: Path) -> None:
-        self._python = python
-        self.label = "pypowerwall-server"
-        self.description = (
+        super().__init__(
+            python,
+            "pypowerwall-server",
             f"pypowerwall-server 0.13.0 from PyPI ({', '.join(SERVER_PINS[1:])}), local mode, "
             "PW_CACHE_EXPIRE=5 (its poll and publish interval), MQTT with HA discovery, "
-            "retained, QoS 1 (its defaults)"
+            "retained, QoS 1 (its defaults)",
         )
 
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running:
-        if len(gateways) != 1:
-            raise ValueError("the peer is measured with one gateway")
-        cwd = workdir / "cwd"  # empty: it looks for cloud credentials in its working directory
-        cwd.mkdir(parents=True, exist_ok=True)
-        env = _env(gateways[0], broker_port, workdir)
-        port = free_port()
+        cwd, env = _prepare(gateways, broker_port, workdir)
         env.update(
             PW_CACHE_EXPIRE="5",
             PW_FAILOVER="no",  # never fall back to Tesla's cloud
             PW_TEDAPI_RECOVERY="no",
             PW_TIMESERIES_RETENTION="-1",  # no history database
             PW_BIND_ADDRESS=HOST,
-            PW_PORT=str(port),
+            PW_PORT=str(free_port()),
         )
         script = self._python.parent / "pypowerwall-server"
         running = spawn([str(script)], env, workdir / "peer.log", cwd=cwd)
@@ -133,17 +142,15 @@ class PypowerwallLoop(_Peer):
     """The fallback: pypowerwall + paho-mqtt publishing the same fields on every poll."""
 
     def __init__(self, python: Path) -> None:
-        self._python = python
-        self.label = "pypowerwall loop"
-        self.description = (
+        super().__init__(
+            python,
+            "pypowerwall loop",
             f"a plain polling loop (bench/peer_loop.py) with {', '.join(LOOP_PINS)}: "
-            "pypowerwall-server could not be run"
+            "pypowerwall-server could not be run",
         )
 
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running:
-        cwd = workdir / "cwd"
-        cwd.mkdir(parents=True, exist_ok=True)
-        env = _env(gateways[0], broker_port, workdir)
+        cwd, env = _prepare(gateways, broker_port, workdir)
         argv = [str(self._python), str(LOOP_SCRIPT), "--interval", "5"]
         return spawn(argv, env, workdir / "peer.log", cwd=cwd)
 

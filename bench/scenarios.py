@@ -64,19 +64,22 @@ async def _first_state(
     contender: Contender,
     running: Running,
     timeout: float,  # noqa: ASYNC109
+    gateways: int = 1,
 ) -> Seen:
+    """The first reading the bridge published, once readings from `gateways` gateways arrived."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = next((s for s in observer.seen if contender.is_state(s)), None)
-        if found is not None:
-            return found
+        states = [s for s in observer.seen if contender.is_state(s)]
+        if len({s.topic.split("/")[1] for s in states}) >= gateways:
+            return states[0]
         if not running.alive():
             raise BenchError(
                 f"{contender.label} exited with {running.process.returncode}:\n{running.log_tail()}"
             )
         await asyncio.sleep(0.05)
     raise BenchError(
-        f"{contender.label} published no state in {timeout:.0f} s:\n{running.log_tail()}"
+        f"{contender.label}: readings from {gateways} gateway(s) did not arrive in "
+        f"{timeout:.0f} s:\n{running.log_tail()}"
     )
 
 
@@ -377,7 +380,7 @@ async def fleet(count: int, timing: Timing, sim: Simulation, workdir: Path) -> d
     async with _stage(count, sim, workdir) as (gateways, broker, observer):
         running = contender.start(gateways.gateways, broker.port, workdir)
         try:
-            await _all_online(observer, contender, running, count, timing.start_timeout)
+            await _first_state(observer, contender, running, timing.start_timeout, count)
             started = time.monotonic() - running.started_at
             await asyncio.sleep(timing.warmup)
             marks = [await gateways.call_count(g) for g in gateways.gateways]
@@ -416,21 +419,3 @@ async def fleet(count: int, timing: Timing, sim: Simulation, workdir: Path) -> d
         "gap_max_s": max(gaps) if gaps else None,
         "request_errors": sum(1 for calls in per_gateway for c in calls if c.status >= 400),
     }
-
-
-async def _all_online(
-    observer: Observer,
-    contender: Contender,
-    running: Running,
-    count: int,
-    timeout: float,  # noqa: ASYNC109
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        slugs = {s.topic.split("/")[1] for s in observer.seen if contender.is_state(s)}
-        if len(slugs) >= count:
-            return
-        if not running.alive():
-            raise BenchError(f"pw2mqtt exited:\n{running.log_tail()}")
-        await asyncio.sleep(0.2)
-    raise BenchError(f"not every gateway published a state in {timeout:.0f} s")
