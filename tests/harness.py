@@ -4,13 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 from pw2mqtt.bridge import Bridge
 from pw2mqtt.config import Settings
 
 STOP_TIMEOUT = 20.0
+TEST_POLL = {"fast": 1.0, "medium": 2.0, "slow": 60.0}  # quick enough for a test to wait on
+
+
+class _HasPort(Protocol):
+    @property
+    def port(self) -> int: ...
+
+
+def bridge_settings(
+    sims: Sequence[_HasPort],
+    mqtt: Mapping[str, Any],
+    state_dir: Path,
+    *,
+    gateway: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The bridge's settings for simulators on loopback: `gateway` adds to (or overrides) each
+    gateway's entry, `extra` adds top-level sections such as `commands`."""
+    entry = {"password": "Pw2MqttSim", "poll": TEST_POLL, **(gateway or {})}
+    return {
+        "gateways": [{"host": f"localhost:{sim.port}", **entry} for sim in sims],
+        "mqtt": dict(mqtt),
+        "state_dir": str(state_dir),
+        **extra,
+    }
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
-from tests.harness import running_bridge
+from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "securing-the-broker.md"
@@ -88,24 +88,18 @@ async def test_only_the_trusted_user_can_command(tmp_path: Path) -> None:
         options = SimulatorOptions(control_port=None, speed=5.0, profile="1.50")
         async with GatewaySimulator(options) as sim:
             sim.set_operation("self_consumption", 50.0)
-            values = {
-                "gateways": [
-                    {
-                        "host": f"localhost:{sim.port}",
-                        "password": "Pw2MqttSim",
-                        "timeout": 3.0,
-                        "poll": {"fast": 1.0, "medium": 2.0, "slow": 60.0},
-                    }
-                ],
-                "mqtt": {
+            values = bridge_settings(
+                [sim],
+                {
                     "host": broker.host,
                     "port": broker.port,
                     "username": "pw2mqtt",
                     "password": PASSWORDS["pw2mqtt"],
                 },
-                "commands": {"backup_reserve": True, "min_interval": 0.5},
-                "state_dir": str(tmp_path / "state"),
-            }
+                tmp_path / "state",
+                gateway={"timeout": 3.0},
+                commands={"backup_reserve": True, "min_interval": 0.5},
+            )
             async with running_bridge(values):
                 # Everyone may read what the bridge publishes.
                 level = await broker.sub(

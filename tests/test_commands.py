@@ -16,7 +16,7 @@ import pytest
 from pw2mqtt.commands import parse_field_set, parse_json_set
 from pw2mqtt.errors import CommandError
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
-from tests.harness import running_bridge
+from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
 from tests.test_command_parsing import BAD_FIELD_VALUES, BAD_JSON
 
@@ -59,25 +59,18 @@ async def bridge_for(
 ) -> AsyncIterator[MqttProbe]:
     """The bridge with commands, and a probe that has seen the gateway come online."""
     password = "Installer1" if role == "installer" else "Pw2MqttSim"
-    values = {
-        "gateways": [
-            {
-                "host": f"localhost:{sim.port}",
-                "password": password,
-                "role": role,
-                "timeout": 3.0,
-                "poll": {"fast": 1.0, "medium": 2.0, "slow": 60.0},
-            }
-        ],
-        "mqtt": {
+    values = bridge_settings(
+        [sim],
+        {
             "host": broker.host,
             "port": broker.port,
             "client_id": "pw2mqtt-commands",
             "protocol": protocol,
         },
-        "commands": ALL_COMMANDS if commands is None else commands,
-        "state_dir": str(tmp_path / "state"),
-    }
+        tmp_path / "state",
+        gateway={"password": password, "role": role, "timeout": 3.0},
+        commands=ALL_COMMANDS if commands is None else commands,
+    )
     async with running_bridge(values):
         async with MqttProbe(broker, ["pw2mqtt/#", "homeassistant/#", "replies/#"]) as probe:
             await probe.wait_for(f"{BASE}/{slug}/availability", lambda m: m.text == "online")

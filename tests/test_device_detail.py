@@ -15,7 +15,7 @@ from pw2mqtt.gateway.models import SOLAR_POWERWALL
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.gateway.vitals import decode_vitals
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
-from tests.harness import running_bridge
+from tests.harness import TEST_POLL, bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "pypowerwall"
@@ -79,17 +79,12 @@ def test_nothing_to_say_without_a_source() -> None:
 
 
 def settings_for(broker: Broker, sim: GatewaySimulator, tmp_path: Path) -> dict[str, Any]:
-    return {
-        "gateways": [
-            {
-                "host": f"localhost:{sim.port}",
-                "password": "Pw2MqttSim",
-                "poll": {"fast": 1.0, "medium": 2.0, "slow": 60.0, "detail": 1.0},
-            }
-        ],
-        "mqtt": {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-detail"},
-        "state_dir": str(tmp_path / "state"),
-    }
+    return bridge_settings(
+        [sim],
+        {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-detail"},
+        tmp_path / "state",
+        gateway={"poll": TEST_POLL | {"detail": 1.0}},
+    )
 
 
 async def test_bridge_publishes_devices_linked_to_the_gateway(

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests.harness import bridge_settings
 from tests.mqtt_probe import free_port
 
 RIG = Path(__file__).resolve().parents[2] / "shared" / "tools" / "ha-rig"
@@ -49,18 +50,13 @@ async def run_rig(
     config = tmp_path / "pw2mqtt.yaml"
     config.write_text(
         yaml.safe_dump(
-            {
-                "gateways": [
-                    {
-                        "host": f"localhost:{sim.port}",
-                        "password": "Pw2MqttSim",
-                        "poll": {"fast": 2.0, "medium": 4.0, "slow": 60.0},
-                    }
-                ],
-                "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "client_id": "pw2mqtt-ha"},
-                "state_dir": str(tmp_path / "state"),
-                "commands": commands or {},
-            }
+            bridge_settings(
+                [sim],
+                {"host": "127.0.0.1", "port": mqtt_port, "client_id": "pw2mqtt-ha"},
+                tmp_path / "state",
+                gateway={"poll": {"fast": 2.0, "medium": 4.0, "slow": 60.0}},
+                commands=commands or {},
+            )
         )
     )
     call_args = [arg for call in calls for arg in ("--call", call)]

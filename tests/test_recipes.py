@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
-from tests.harness import running_bridge
+from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -80,17 +80,12 @@ async def test_every_shell_recipe_works_as_written(broker: Broker, tmp_path: Pat
     options = SimulatorOptions(control_port=None, speed=5.0, profile="1.50")
     async with GatewaySimulator(options) as sim:
         sim.set_operation("self_consumption", 50.0)
-        values = {
-            "gateways": [
-                {
-                    "host": f"localhost:{sim.port}",
-                    "password": "Pw2MqttSim",
-                    "timeout": 3.0,
-                    "poll": {"fast": 1.0, "medium": 2.0, "slow": 60.0},
-                }
-            ],
-            "mqtt": {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-recipes"},
-            "commands": {
+        values = bridge_settings(
+            [sim],
+            {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-recipes"},
+            tmp_path / "state",
+            gateway={"timeout": 3.0},
+            commands={
                 "operation_mode": True,
                 "backup_reserve": True,
                 "off_grid": True,
@@ -98,8 +93,7 @@ async def test_every_shell_recipe_works_as_written(broker: Broker, tmp_path: Pat
                 "min_interval": 0.5,
                 "confirm_timeout": 30.0,
             },
-            "state_dir": str(tmp_path / "state"),
-        }
+        )
         async with running_bridge(values), MqttProbe(broker, ["pw2mqtt/#"]) as probe:
             await probe.wait_for(f"pw2mqtt/{SLUG}/battery_level", timeout=20)
             await probe.wait_for(f"pw2mqtt/{SLUG}/state", timeout=20)
