@@ -141,12 +141,12 @@ class PypowerwallServer(_Peer):
 class PypowerwallLoop(_Peer):
     """The fallback: pypowerwall + paho-mqtt publishing the same fields on every poll."""
 
-    def __init__(self, python: Path) -> None:
+    def __init__(self, python: Path, why: str) -> None:
         super().__init__(
             python,
             "pypowerwall loop",
-            f"a plain polling loop (bench/peer_loop.py) with {', '.join(LOOP_PINS)}: "
-            "pypowerwall-server could not be run",
+            f"a plain polling loop (bench/peer_loop.py) with {', '.join(LOOP_PINS)}: eight "
+            f"fields every 5 s, retained, QoS 1, no Home Assistant discovery ({why})",
         )
 
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running:
@@ -158,15 +158,17 @@ class PypowerwallLoop(_Peer):
 def make_peer(
     mode: str, home: Path | None, say: Callable[[str], None]
 ) -> PypowerwallServer | PypowerwallLoop:
+    why = "chosen with --peer loop"
     if mode in ("auto", "server"):
         try:
             return PypowerwallServer(ensure_venv(SERVER_PINS, home, say))
         except (PeerUnavailableError, OSError, subprocess.SubprocessError) as err:
             if mode == "server":
                 raise PeerUnavailableError(str(err)) from err
-            say(f"peer: pypowerwall-server unavailable ({err}); using the plain loop")
+            why = f"pypowerwall-server could not be installed: {err}"
+            say(f"peer: {why}; using the plain loop")
     try:
-        return PypowerwallLoop(ensure_venv(LOOP_PINS, home, say))
+        return PypowerwallLoop(ensure_venv(LOOP_PINS, home, say), why)
     except (OSError, subprocess.SubprocessError) as err:
         raise PeerUnavailableError(str(err)) from err
 
