@@ -242,17 +242,25 @@ def _fleet(results: dict[str, Any]) -> list[str]:
     lines = [
         "## Fleet: gateways in one pw2mqtt process (fast interval 5 s)",
         "",
-        "| gateways | CPU share of one core | RSS steady, MB | RSS peak, MB | poll cycles "
-        "| late (> 6 s) | missed | gap p95, s | gap max, s | all online after, s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gateways | CPU share of one core | CPU s per gateway per minute | RSS steady, MB "
+        "| RSS peak, MB | poll cycles | late (> 6 s) | missed | gap p95, s | gap max, s "
+        "| all online after, s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in fleet:
+        per_gateway = run["cpu_share"] * 60 / run["gateways"]
         lines.append(
-            f"| {run['gateways']} | {run['cpu_share']:.3f} | {run['rss_steady_mb']:.1f} "
+            f"| {run['gateways']} | {run['cpu_share']:.3f} | {per_gateway:.3f} "
+            f"| {run['rss_steady_mb']:.1f} "
             f"| {run['rss_peak_mb']:.1f} | {run['cycles']} / {run['cycles_expected']:.0f} "
             f"| {run['late_cycles']} | {run['missed_cycles']} | {_fmt(run['gap_p95_s'], '{:.2f}')} "
             f"| {_fmt(run['gap_max_s'], '{:.2f}')} | {run['all_online_s']:.1f} |"
         )
+    sizes = sorted(fleet, key=lambda run: run["gateways"])
+    if len(sizes) > 1 and sizes[-1]["gateways"] > sizes[0]["gateways"]:
+        grown = sizes[-1]["rss_steady_mb"] - sizes[0]["rss_steady_mb"]
+        added = sizes[-1]["gateways"] - sizes[0]["gateways"]
+        lines += ["", f"Memory per gateway added: {grown / added:.2f} MB."]
     return [*lines, ""]
 
 
