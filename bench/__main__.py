@@ -1,4 +1,4 @@
-"""`python -m bench`: run every measurement and write bench/results/report.{md,json}."""
+"""`python -m bench`: run every measurement; write bench/results/latest/report.{md,json}."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.contenders import Contender, Pw2Mqtt
+from bench.contenders import FAST_INTERVAL, Contender, Pw2Mqtt
 from bench.peer import PeerUnavailableError, make_peer
+from bench.procstat import imports_rss_mb
 from bench.scenarios import (
     Simulation,
     Timing,
@@ -111,6 +112,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             "latency_ms": f"{sim.latency * 1000:.0f}-{(sim.latency + sim.jitter) * 1000:.0f}",
             "window_s": side.duration,
             "fleet_window_s": fleet_timing.duration,
+            "fast_interval_s": FAST_INTERVAL,
             "peer": "none",
         }
     }
@@ -126,7 +128,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                     _say(f"peer: not run: {err}")
                 else:
                     results["meta"]["peer"] = peer.description
+                    results["meta"]["peer_packages"] = peer.packages()
                     contenders.append(("peer", peer))
+            results["pw2mqtt_imports_rss_mb"] = imports_rss_mb()
             for key, contender in contenders:
                 _say(f"side by side: {contender.label}, {side.duration:.0f} s …")
                 results[key] = await side_by_side(contender, side, sim, work / key)

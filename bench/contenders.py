@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -16,9 +16,10 @@ from bench.broker import HOST
 from bench.gateways import Gateway
 from bench.observer import Seen
 
+FAST_INTERVAL = 5.0  # seconds between reads of the power flows, for every bridge measured
+
 
 class Contender(Protocol):
-    name: str
     label: str
 
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running: ...
@@ -40,7 +41,6 @@ class Running:
     process: subprocess.Popen[bytes]
     started_at: float  # time.monotonic() just before the spawn
     log_path: Path
-    notes: list[str] = field(default_factory=list)
     stop_signal: signal.Signals = signal.SIGTERM
 
     @property
@@ -86,7 +86,6 @@ def _clean_env() -> dict[str, str]:
 class Pw2Mqtt:
     """This project's bridge, as `pw2mqtt run --config FILE` with its defaults (fast poll 5 s)."""
 
-    name = "pw2mqtt"
     label = "pw2mqtt"
 
     def __init__(self, *, state_dir: Path | None = None, commands: bool = False) -> None:
@@ -102,6 +101,7 @@ class Pw2Mqtt:
                     "host": g.address,
                     "password": g.password,
                     "tls": {"mode": "pin", "fingerprint": g.fingerprint},
+                    "poll": {"fast": FAST_INTERVAL},  # the default, said out loud
                 }
                 for g in gateways
             ],

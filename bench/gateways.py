@@ -98,8 +98,3 @@ class SimulatedGateways:
             response.raise_for_status()
             body = await response.json()
         return [Call(c["time"], c["method"], c["path"], c["status"]) for c in body["calls"]]
-
-    async def sim_time(self, gateway: Gateway) -> float:
-        """The simulator's clock now (simulated epoch seconds)."""
-        state = await self.state(gateway)
-        return float(state["site"]["time"]) if "time" in state["site"] else 0.0

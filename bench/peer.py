@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.broker import HOST, free_port
-from bench.contenders import Running, spawn
+from bench.contenders import FAST_INTERVAL, Running, spawn
 from bench.gateways import Gateway
 from bench.observer import Seen
 
@@ -62,12 +62,21 @@ def ensure_venv(pins: tuple[str, ...], home: Path | None, say: Callable[[str], N
 
 
 class _Peer:
-    name = "peer"
-
     def __init__(self, python: Path, label: str, description: str) -> None:
         self._python = python
         self.label = label
         self.description = description
+
+    def packages(self) -> list[str]:
+        """Every package in the peer's environment with its version (only the top is pinned)."""
+        result = subprocess.run(
+            [str(self._python), "-m", "pip", "freeze", "--disable-pip-version-check"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return result.stdout.split()
 
     def owns(self, seen: Seen) -> bool:
         return seen.topic.startswith((PREFIX, "homeassistant/"))
@@ -125,7 +134,7 @@ class PypowerwallServer(_Peer):
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running:
         cwd, env = _prepare(gateways, broker_port, workdir)
         env.update(
-            PW_CACHE_EXPIRE="5",
+            PW_CACHE_EXPIRE=f"{FAST_INTERVAL:.0f}",  # its poll and publish interval
             PW_FAILOVER="no",  # never fall back to Tesla's cloud
             PW_TEDAPI_RECOVERY="no",
             PW_TIMESERIES_RETENTION="-1",  # no history database
@@ -151,7 +160,7 @@ class PypowerwallLoop(_Peer):
 
     def start(self, gateways: list[Gateway], broker_port: int, workdir: Path) -> Running:
         cwd, env = _prepare(gateways, broker_port, workdir)
-        argv = [str(self._python), str(LOOP_SCRIPT), "--interval", "5"]
+        argv = [str(self._python), str(LOOP_SCRIPT), "--interval", str(FAST_INTERVAL)]
         return spawn(argv, env, workdir / "peer.log", cwd=cwd)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -30,6 +32,22 @@ def rss_bytes(pid: int) -> tuple[int, int]:
             elif line.startswith("VmHWM:"):
                 peak = int(line.split()[1]) * 1024
     return now, peak
+
+
+_IMPORTS = """
+import pw2mqtt.cli, pw2mqtt.bridge, pw2mqtt.config
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS:"):
+        print(int(line.split()[1]) * 1024)
+"""
+
+
+def imports_rss_mb() -> float:
+    """RSS of a fresh interpreter once it has imported what `pw2mqtt run` loads: the floor."""
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORTS], capture_output=True, text=True, timeout=60, check=True
+    )
+    return int(out.stdout.strip()) / 2**20
 
 
 @dataclass

@@ -81,7 +81,7 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
             f"p95 {_fmt(fresher[1], '{:.2f}')}",
         )
     if ours:
-        interval = 5.0
+        interval = float(results["meta"].get("fast_interval_s", 5.0))
         p95 = ours["freshness_s"]["p95"]
         add(
             "change to subscriber within one fast interval + 50 ms at p95",
@@ -107,14 +107,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
         first = commands["to_first_request_s"]["p95"]
         write = commands["to_gateway_call_s"]["p95"]
         add(
-            "command to gateway call under 50 ms at p95 (its first request)",
-            _le(first, 0.05),
-            f"{_fmt(_ms(first), '{:.0f}')} ms",
-        )
-        add(
-            "the same, counted to the write, which waits for the read of the current settings",
+            "command to gateway call (the write) under 50 ms at p95",
             _le(write, 0.05),
-            f"{_fmt(_ms(write), '{:.0f}')} ms",
+            f"{_fmt(_ms(write), '{:.0f}')} ms; its first request, the read of the current "
+            f"settings that the write depends on, {_fmt(_ms(first), '{:.0f}')} ms",
         )
     largest = max(results.get("fleet") or [], key=lambda run: run["gateways"], default=None)
     if largest and largest["gateways"] >= 100:
@@ -180,8 +176,6 @@ def _side_by_side(results: dict[str, Any]) -> list[str]:
         + ".",
         "",
     ]
-    if peer and peer.get("notes"):
-        lines += [f"Peer notes: {'; '.join(peer['notes'])}", ""]
     return lines
 
 
@@ -195,6 +189,12 @@ def _pw2mqtt_alone(results: dict[str, Any]) -> list[str]:
             f"- MQTT messages in steady state: {actual:.1f}/min against {naive:.1f}/min for "
             f"publishing each of its {ours['value_topics']} values on every poll: "
             f"{_fmt(ratio(naive, actual), '{:.1f}')} times fewer (target: 3 times or more)."
+        )
+    floor = results.get("pw2mqtt_imports_rss_mb")
+    if floor:
+        lines.append(
+            f"- RSS of a Python process that has imported what `pw2mqtt run` loads, before it "
+            f"does anything: {floor:.1f} MB."
         )
     restart = results.get("restart")
     if restart:
@@ -239,11 +239,13 @@ def _fleet(results: dict[str, Any]) -> list[str]:
     fleet = results.get("fleet")
     if not fleet:
         return []
+    interval = float(fleet[0].get("interval_s", 5.0))
     lines = [
-        "## Fleet: gateways in one pw2mqtt process (fast interval 5 s)",
+        f"## Fleet: gateways in one pw2mqtt process (fast interval {interval:g} s)",
         "",
         "| gateways | CPU share of one core | CPU s per gateway per minute | RSS steady, MB "
-        "| RSS peak, MB | poll cycles | late (> 6 s) | missed | gap p95, s | gap max, s "
+        f"| RSS peak, MB | poll cycles | late (> {1.2 * interval:.0f} s) | missed | gap p95, s "
+        "| gap max, s "
         "| all online after, s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]

@@ -30,11 +30,11 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
 def cycle_gaps(times: Sequence[float], interval: float) -> tuple[int, int, list[float]]:
     """(late, missed, gaps) for poll start times that should be `interval` apart.
 
-    A gap over 1.2 intervals is late; each whole interval a gap holds beyond the first is a
-    missed cycle (a gap of 10 s at a 5 s interval is one miss).
+    A gap over 1.2 intervals is late; each further whole interval a gap holds, within a tenth of
+    one, is a missed cycle (at 5 s: a gap of 9.6 s is one miss, 7.6 s is only late).
     """
     ordered = sorted(times)
     gaps = [b - a for a, b in itertools.pairwise(ordered)]
     late = sum(1 for g in gaps if g > 1.2 * interval)
-    missed = sum(max(0, round(g / interval) - 1) for g in gaps)
+    missed = sum(max(0, int(g / interval + 0.1) - 1) for g in gaps)
     return late, missed, gaps

@@ -72,8 +72,8 @@ class _Gateway:
     last_ok: float | None = None  # epoch seconds of the last successful poll
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
-    _devices: tuple[PhysicalDevice, ...] = ()
-    _devices_from: tuple[object, object] | None = None
+    _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
+    _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 
     @property
     def label(self) -> str:

@@ -42,7 +42,11 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str
 def test_side_by_side_measures_both_bridges(smoke: tuple[dict[str, Any], str]) -> None:
     report, markdown = smoke
     assert report["meta"]["mode"] == "smoke"
-    assert report["meta"]["peer"].startswith("pypowerwall-server 0.13.0")
+    peer = report["meta"]["peer"]
+    if peer.startswith("not run"):  # PyPI unreachable: say so rather than fail on the network
+        pytest.skip(f"the peer could not be installed: {peer}")
+    assert peer.startswith(("pypowerwall-server 0.13.0", "a plain polling loop"))
+    assert any(p.startswith("pypowerwall==") for p in report["meta"]["peer_packages"])
     for key in ("pw2mqtt", "peer"):
         run = report[key]
         assert run["window_s"] > 10
@@ -51,12 +55,12 @@ def test_side_by_side_measures_both_bridges(smoke: tuple[dict[str, Any], str]) -
         assert run["rss_peak_mb"] >= run["rss_steady_mb"]
         assert run["requests_per_min"] > 0
         assert "/api/meters/aggregates" in run["requests_by_path"]
+        assert run["request_errors"] == 0
         assert run["logins_life"] == 1
         assert run["mqtt_msgs_per_min"] > 0
-        assert run["mqtt_bytes_per_min"] > run["mqtt_msgs_per_min"]
         assert run["startup_s"] > 0
-        assert run["freshness_s"]["samples"] + run["freshness_s"]["not_delivered"] >= 1
-    assert report["pw2mqtt"]["freshness_s"]["samples"] >= 1
+        assert run["freshness_s"]["samples"] >= 1
+    assert 10 < report["pw2mqtt_imports_rss_mb"] <= report["pw2mqtt"]["rss_steady_mb"]
     assert report["pw2mqtt"]["exit_code"] == 0  # SIGTERM ends the bridge cleanly
     header = "| figure | pw2mqtt | pypowerwall-server | pw2mqtt / peer | target |"
     assert header in markdown
@@ -80,7 +84,7 @@ def test_every_command_is_timed(smoke: tuple[dict[str, Any], str]) -> None:
     # The write follows the read; the answer and the new state both follow the write.
     first, write = commands["to_first_request_s"], commands["to_gateway_call_s"]
     answer, state = commands["to_answer_s"], commands["to_state_s"]
-    assert 0 < first["median"] < write["median"] < answer["median"]
+    assert first["median"] < write["median"] < answer["median"]
     assert write["median"] < state["median"]
 
 
@@ -90,7 +94,8 @@ def test_fleet_runs_every_size(smoke: tuple[dict[str, Any], str]) -> None:
     fleet = report["fleet"]
     assert [run["gateways"] for run in fleet] == [1, 3]
     for run in fleet:
-        assert run["cycles"] > 0
+        assert run["cycles"] >= run["gateways"]  # every gateway was read in the window
+        assert run["missed_cycles"] == 0
         assert run["cpu_share"] > 0
         assert run["request_errors"] == 0
     assert "## Fleet" in markdown

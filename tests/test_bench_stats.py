@@ -28,11 +28,11 @@ def test_ratio_refuses_what_cannot_be_divided() -> None:
 
 
 def test_cycle_gaps_count_late_and_missed_cycles() -> None:
-    times = [0.0, 5.0, 10.1, 16.5, 26.4, 41.0]
+    times = [0.0, 5.0, 10.1, 16.5, 24.1, 34.0, 48.6]
     late, missed, gaps = cycle_gaps(times, 5.0)
-    assert gaps == pytest.approx([5.0, 5.1, 6.4, 9.9, 14.6])
-    assert late == 3  # 6.4, 9.9 and 14.6 are over 6 s
-    assert missed == 3  # 9.9 s is one cycle missed, 14.6 s two
+    assert gaps == pytest.approx([5.0, 5.1, 6.4, 7.6, 9.9, 14.6])
+    assert late == 4  # 6.4, 7.6, 9.9 and 14.6 are over 6 s
+    assert missed == 3  # 7.6 s is only late; 9.9 s is one cycle missed, 14.6 s two
 
 
 def test_sampler_reads_this_process() -> None:
