@@ -233,6 +233,7 @@ class MqttConnection:
             granted: Sequence[int | ReasonCode] = await client.subscribe(
                 self._subscription_request()
             )
+            honour_cancellation()
             for (topic, _), code in zip(self._subscriptions, granted, strict=False):
                 if (code if isinstance(code, int) else code.value) >= _SUBACK_FAILURE:
                     _LOGGER.warning("The MQTT broker refused the subscription to %s", topic)
@@ -304,6 +305,19 @@ class MqttConnection:
             await client.publish(topic, payload, qos, retain, properties)
         except aiomqtt.MqttError as err:
             raise MqttUnavailableError(f"publishing {topic} failed: {err}") from err
+        honour_cancellation()
+
+
+def honour_cancellation() -> None:
+    """Raise CancelledError if the current task was asked to stop.
+
+    aiomqtt awaits the broker's acknowledgements with `asyncio.wait_for`, which on Python 3.11
+    returns the result when it and a cancellation arrive together, and the cancellation is lost:
+    a bridge told to stop then carried on and waited forever for work that never came.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _check_topic(topic: str) -> None:
