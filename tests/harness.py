@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
+
 from pw2mqtt.bridge import Bridge
 from pw2mqtt.config import Settings
 
@@ -47,7 +49,10 @@ async def running_bridge(values: dict[str, Any]) -> AsyncIterator[Bridge]:
         yield bridge
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            # A bridge that cannot stop is a bug worth a clear failure, not a hung test run.
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await task
+        # A bridge that cannot stop is a bug worth a clear failure, not a hung test run; `wait`
+        # (unlike `await task` under a timeout) returns even if the bridge ignores the cancel.
+        done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:
+            pytest.fail(f"the bridge did not stop within {STOP_TIMEOUT:.0f} s of being cancelled")
+        if not task.cancelled():
+            task.result()  # the bridge's own failure, if it had one
