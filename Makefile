@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-smoke venv clean
+.PHONY: demo test lint bench bench-smoke broker venv clean
 
 venv: $(STAMP)
 
@@ -19,17 +19,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/pw2mqtt demo
 
-test: $(STAMP)
-	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
+test: $(STAMP) broker
 	$(BIN)/pytest
 
-bench: $(STAMP)
-	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
+bench: $(STAMP) broker
 	$(BIN)/python -m bench
 
-bench-smoke: $(STAMP)
-	@command -v mosquitto >/dev/null 2>&1 || scripts/install-mosquitto.sh
+bench-smoke: $(STAMP) broker
 	$(BIN)/python -m bench --smoke
+
+broker:  # Mosquitto, for the tests and the benchmark (installed when missing)
+	scripts/install-mosquitto.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

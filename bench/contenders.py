@@ -15,7 +15,9 @@ from typing import Protocol
 from bench.broker import HOST
 from bench.gateways import Gateway
 from bench.observer import Seen
+from pw2mqtt.mqtt.topics import Topics
 
+TOPICS = Topics()  # pw2mqtt's default topics, which the benchmark runs it with
 FAST_INTERVAL = 5.0  # seconds between reads of the power flows, for every bridge measured
 
 
@@ -122,7 +124,7 @@ class Pw2Mqtt:
         return spawn(argv, _clean_env(), workdir / "pw2mqtt.log")
 
     def owns(self, seen: Seen) -> bool:
-        return seen.topic.startswith(("pw2mqtt/", "homeassistant/"))
+        return seen.topic.startswith((f"{TOPICS.base}/", f"{TOPICS.discovery_prefix}/"))
 
     def solar_watts(self, seen: Seen) -> float | None:
         if not seen.topic.endswith("/solar_power") or "/devices/" in seen.topic:
@@ -130,7 +132,7 @@ class Pw2Mqtt:
         return _number(seen.payload)
 
     def is_state(self, seen: Seen) -> bool:
-        return seen.topic.startswith("pw2mqtt/") and seen.topic.endswith("/solar_power")
+        return seen.topic.startswith(f"{TOPICS.base}/") and seen.topic.endswith("/solar_power")
 
 
 def _number(payload: bytes) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 import aiomqtt
 
 from bench.broker import HOST, Mosquitto
-from bench.contenders import FAST_INTERVAL, Contender, Pw2Mqtt, Running
+from bench.contenders import FAST_INTERVAL, TOPICS, Contender, Pw2Mqtt, Running
 from bench.gateways import Call, Gateway, SimulatedGateways
 from bench.observer import Observer, Seen
 from bench.procstat import Sampler
@@ -311,9 +311,9 @@ async def _one_command(
     reserve: int,
 ) -> _CommandTimes | str:
     gateway = gateways.gateways[0]
-    state_topic = f"pw2mqtt/{slug}/backup_reserve"
+    state_topic = TOPICS.field(slug, "backup_reserve")
     answer = asyncio.ensure_future(
-        observer.wait_for(lambda s: s.topic == "pw2mqtt/bridge/response/gateway/set", 30)
+        observer.wait_for(lambda s: s.topic == TOPICS.response("gateway/set"), 30)
     )
     state = asyncio.ensure_future(
         observer.wait_for(lambda s: s.topic == state_topic and _near(s.payload, reserve), 60)
@@ -322,7 +322,7 @@ async def _one_command(
     offset = await _clock_offset(gateways, gateway)
     mark = await gateways.call_count(gateway)
     sent = time.monotonic()
-    await client.publish(f"pw2mqtt/{slug}/backup_reserve/set", str(reserve))
+    await client.publish(TOPICS.field_set(slug, "backup_reserve"), str(reserve))
     answered, updated = await answer, await state
     if answered is None or b'"ok"' not in answered.payload:
         return f"answer {answered.payload if answered else None!r}"
