@@ -35,7 +35,7 @@ def rss_bytes(pid: int) -> tuple[int, int]:
 
 
 _IMPORTS = """
-import pw2mqtt.cli, pw2mqtt.bridge, pw2mqtt.config
+import pw2mqtt.app.cli, pw2mqtt.bridge.runtime, pw2mqtt.config
 for line in open("/proc/self/status"):
     if line.startswith("VmRSS:"):
         print(int(line.split()[1]) * 1024)

@@ -1,3 +1,3 @@
-from pw2mqtt.cli import main
+from pw2mqtt.app.cli import main
 
 raise SystemExit(main())

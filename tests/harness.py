@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from pw2mqtt.bridge import Bridge
+from pw2mqtt.bridge.runtime import Bridge
 from pw2mqtt.config import Settings
 
 STOP_TIMEOUT = 20.0

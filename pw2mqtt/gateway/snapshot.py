@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pw2mqtt.gateway.models import (
+from pw2mqtt.gateway.rest.models import (
     Aggregates,
     GridFaults,
     Meters,
@@ -25,7 +25,7 @@ from pw2mqtt.gateway.models import (
     SystemStatus,
     UpdateStatus,
 )
-from pw2mqtt.gateway.vitals import DeviceVitals
+from pw2mqtt.gateway.rest.vitals import DeviceVitals
 
 
 @dataclass(frozen=True, slots=True)

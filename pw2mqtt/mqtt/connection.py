@@ -17,8 +17,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from pw2mqtt.backoff import Backoff
 from pw2mqtt.errors import ConfigError, Pw2MqttError
-from pw2mqtt.gateway.backoff import Backoff
 
 _LOGGER = logging.getLogger(__name__)
 

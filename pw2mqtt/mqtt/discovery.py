@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pw2mqtt.catalogue import Entity, Platform
+from pw2mqtt.entities.catalogue import Entity, Platform
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.topics import Topics
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pw2mqtt.catalogue import Entity, Value
+from pw2mqtt.entities.catalogue import Entity, Value
 
 _LOGGER = logging.getLogger(__name__)
 

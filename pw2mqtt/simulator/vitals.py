@@ -19,7 +19,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from pw2mqtt.gateway.vitals import Device, DeviceVitals, VitalValue, encode_vitals
+from pw2mqtt.gateway.rest.vitals import Device, DeviceVitals, VitalValue, encode_vitals
 from pw2mqtt.simulator import payloads
 from pw2mqtt.simulator.payloads import Identity
 from pw2mqtt.simulator.profiles import Profile

@@ -1,7 +1,7 @@
 import pytest
 
+from pw2mqtt.backoff import Backoff
 from pw2mqtt.gateway.address import GatewayAddress, server_name_for
-from pw2mqtt.gateway.backoff import Backoff
 from pw2mqtt.gateway.tls import format_fingerprint, normalise_fingerprint
 
 

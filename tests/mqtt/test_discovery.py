@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pw2mqtt.catalogue import ENTITIES, Entity, powerwall_entities
-from pw2mqtt.gateway.models import READ_ENDPOINTS, Powerwalls, SiteInfo, SiteName, Status
+from pw2mqtt.entities.catalogue import ENTITIES, Entity, powerwall_entities
+from pw2mqtt.gateway.rest.models import READ_ENDPOINTS, Powerwalls, SiteInfo, SiteName, Status
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.discovery import (
     DeviceInfo,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pw2mqtt.catalogue import ENTITIES, Entity
+from pw2mqtt.entities.catalogue import ENTITIES, Entity
 from pw2mqtt.mqtt.tracker import ValueTracker
 
 BY_KEY = {entity.key: entity for entity in ENTITIES}

@@ -1,0 +1,4 @@
+"""MQTT commands: pure parsing, the service that guards and answers them, the executor that writes.
+
+Imports `pw2mqtt.entities`, `pw2mqtt.gateway` and `pw2mqtt.mqtt`; never `pw2mqtt.bridge`.
+"""

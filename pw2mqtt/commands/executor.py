@@ -1,0 +1,280 @@
+"""Carry out validated commands on one gateway, safely.
+
+- One command at a time per gateway; a minimum interval between two writes of one kind.
+- A burst collapses: a command still waiting is superseded by a newer one of the same kind.
+- Nothing is queued for later: a gateway that is paused or unreachable rejects at once.
+- A value equal to the current state answers ok without a write.
+- "ok" means the gateway shows the new state: it is read back until it matches or a deadline
+  passes. Nothing is set optimistically; the fresh state is published by the normal poll path.
+- A 403 or 404 is remembered per kind, so later commands are refused here with the same reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pw2mqtt.commands.parse import Change, Kind
+from pw2mqtt.config import CommandSettings
+from pw2mqtt.entities.percent import app_from_raw
+from pw2mqtt.errors import (
+    CommandError,
+    EndpointUnsupportedError,
+    GatewayError,
+    PermissionDeniedError,
+    SitemasterStoppedError,
+)
+from pw2mqtt.gateway.poller import GatewayUpdate
+from pw2mqtt.gateway.rest.client import GatewayClient
+from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus
+
+_LOGGER = logging.getLogger(__name__)
+
+OPERATION_PATH: Final = "/api/operation"
+COMPLETE_PATH: Final = "/api/config/completed"
+ISLANDING_PATH: Final = "/api/v2/islanding/mode"
+SITEMASTER_RUN_PATH: Final = "/api/sitemaster/run"
+SITEMASTER_STOP_PATH: Final = "/api/sitemaster/stop"
+RESERVE_TOLERANCE: Final = 0.5  # raw %; the gateway may store 24 as 24.000019
+CONFIRM_POLL: Final = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened: `applied` (confirmed), `unchanged` (already so), or an error."""
+
+    status: str  # "applied" | "unchanged"
+    data: dict[str, Any]
+
+
+class SupersededError(CommandError):
+    """A newer command of the same kind arrived before this one ran."""
+
+
+class CommandExecutor:
+    def __init__(
+        self,
+        client: GatewayClient,
+        settings: CommandSettings,
+        *,
+        health: Callable[[], GatewayUpdate | None],
+        refresh: Callable[[], None],
+        firmware: Callable[[], str | None],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._health = health
+        self._refresh = refresh
+        self._firmware = firmware
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+        self._pending: list[tuple[frozenset[Kind], asyncio.Future[None]]] = []
+        self._last_write: dict[Kind, float] = {}
+        self._refused: dict[Kind, tuple[str, float]] = {}
+
+    def refusal(self, kind: Kind) -> str | None:
+        """Why commands of `kind` are refused here for now, if they are."""
+        refused = self._refused.get(kind)
+        if refused is None or refused[1] <= self._clock():
+            return None
+        return refused[0]
+
+    async def execute(self, change: Change) -> Outcome:
+        kinds = change.kinds
+        self._check_now(kinds)
+        ticket = self._queue(kinds)
+        try:
+            async with self._lock:
+                # Wait out the interval while a newer command may still take this one's place.
+                await self._respect_interval(kinds)
+                if ticket.done():
+                    raise SupersededError("superseded by a newer command of the same kind")
+                self._pending.remove((kinds, ticket))
+                self._check_now(kinds)
+                return await self._run_translated(change)
+        finally:
+            if (kinds, ticket) in self._pending:
+                self._pending.remove((kinds, ticket))
+
+    async def _run_translated(self, change: Change) -> Outcome:
+        kinds = change.kinds
+        try:
+            return await self._run(change)
+        except (PermissionDeniedError, EndpointUnsupportedError) as err:
+            raise self._remember_refusal(kinds, err) from err
+        except SitemasterStoppedError as err:
+            raise CommandError(
+                "the gateway's sitemaster is stopped; start it before other commands"
+            ) from err
+        except GatewayError as err:
+            raise CommandError(f"the gateway could not be used: {err}") from err
+
+    # -- before anything is sent -------------------------------------------------------------
+
+    def _check_now(self, kinds: frozenset[Kind]) -> None:
+        for kind in kinds:
+            if (reason := self.refusal(kind)) is not None:
+                raise CommandError(reason)
+        if self._client.paused_for > 0:
+            raise CommandError(
+                f"the gateway is paused for {self._client.paused_for:.0f} s after it asked to be "
+                "left alone; not queued, send the command again later"
+            )
+        update = self._health()
+        if update is None:
+            raise CommandError("the gateway has not answered yet; not queued, send it again later")
+        stopped = isinstance(update.error, SitemasterStoppedError)
+        if update.error is not None and not (stopped and kinds == {Kind.SITEMASTER}):
+            # A stopped sitemaster leaves only the command that starts it again.
+            raise CommandError(
+                f"the gateway is unavailable ({update.error}); not queued, send it again later"
+            )
+
+    def _queue(self, kinds: frozenset[Kind]) -> asyncio.Future[None]:
+        """Enter the queue; a waiting command that changes nothing beyond `kinds` is superseded."""
+        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for older_kinds, older in self._pending:
+            if older_kinds <= kinds and not older.done():
+                older.set_result(None)  # its owner sees this and answers "superseded"
+        self._pending.append((kinds, ticket))
+        return ticket
+
+    async def _respect_interval(self, kinds: frozenset[Kind]) -> None:
+        now = self._clock()
+        ready_at = max(
+            (self._last_write.get(k, float("-inf")) + self._settings.min_interval for k in kinds),
+            default=now,
+        )
+        if ready_at > now:
+            await self._sleep(ready_at - now)
+
+    def _remember_refusal(self, kinds: frozenset[Kind], err: GatewayError) -> CommandError:
+        if isinstance(err, EndpointUnsupportedError):
+            reason = "not supported on this gateway (404)"
+        elif getattr(err, "status", None) == 405:
+            reason = f"not allowed by this gateway's firmware {self._firmware_text()} (405)"
+        else:
+            reason = (
+                f"not permitted for the {self._client.settings.role} role on firmware "
+                f"{self._firmware_text()} (403)"
+            )
+        until = self._clock() + self._settings.recheck_refused
+        for kind in kinds:
+            self._refused[kind] = (reason, until)
+        return CommandError(reason)
+
+    def _firmware_text(self) -> str:
+        return self._firmware() or "unknown"
+
+    # -- the calls --------------------------------------------------------------------------
+
+    async def _run(self, change: Change) -> Outcome:
+        if change.off_grid is not None:
+            return await self._set_off_grid(change.off_grid)
+        if change.sitemaster is not None:
+            return await self._set_sitemaster(change.sitemaster)
+        return await self._set_operation(change)
+
+    async def _set_operation(self, change: Change) -> Outcome:
+        current = await self._client.read(OPERATION)
+        mode_now = current.real_mode.raw if current.real_mode is not None else None
+        reserve_now = current.backup_reserve_percent
+        mode = change.operation_mode or mode_now
+        reserve = (
+            change.backup_reserve_raw if change.backup_reserve_raw is not None else reserve_now
+        )
+        if mode is None or reserve is None:
+            raise CommandError("the gateway did not report its current mode and reserve")
+        if mode == mode_now and reserve_now is not None and _same_reserve(reserve, reserve_now):
+            return Outcome("unchanged", _operation_data(mode, reserve_now))
+        body = {"real_mode": mode, "backup_reserve_percent": reserve}
+        self._mark_write(change.kinds)
+        await self._client.request("POST", OPERATION_PATH, payload=body)
+        await self._client.request("GET", COMPLETE_PATH)
+
+        async def matches() -> dict[str, Any] | None:
+            now = await self._client.read(OPERATION)
+            got = now.backup_reserve_percent
+            same_mode = now.real_mode is not None and now.real_mode.raw == mode
+            if same_mode and got is not None and _same_reserve(reserve, got):
+                return _operation_data(mode, got)
+            return None
+
+        return await self._confirm(matches, "the new mode and reserve")
+
+    async def _set_off_grid(self, off_grid: bool) -> Outcome:
+        goal = GridStatus.ISLANDED_ACTIVE if off_grid else GridStatus.CONNECTED
+        current = await self._client.read(GRID_STATUS)
+        if current.grid_status.value is goal:
+            return Outcome("unchanged", {"off_grid": off_grid})
+        mode = "intentional_reconnect_failsafe" if off_grid else "backup"
+        self._mark_write(frozenset({Kind.OFF_GRID}))
+        await self._client.request("POST", ISLANDING_PATH, payload={"island_mode": mode})
+
+        async def matches() -> dict[str, Any] | None:
+            now = await self._client.read(GRID_STATUS)
+            return {"off_grid": off_grid} if now.grid_status.value is goal else None
+
+        return await self._confirm(matches, "off-grid" if off_grid else "back on the grid")
+
+    async def _set_sitemaster(self, action: str) -> Outcome:
+        running_goal = action == "run"
+        current = await self._client.read(SITEMASTER)
+        if current.running is running_goal:
+            return Outcome("unchanged", {"sitemaster": action})
+        self._mark_write(frozenset({Kind.SITEMASTER}))
+        path = SITEMASTER_RUN_PATH if running_goal else SITEMASTER_STOP_PATH
+        await self._client.request("GET", path)  # both are GETs in the documented API
+
+        async def matches() -> dict[str, Any] | None:
+            now = await self._client.read(SITEMASTER)
+            return {"sitemaster": action} if now.running is running_goal else None
+
+        return await self._confirm(
+            matches, "the sitemaster " + ("running" if running_goal else "stopped")
+        )
+
+    def _mark_write(self, kinds: frozenset[Kind]) -> None:
+        now = self._clock()
+        for kind in kinds:
+            self._last_write[kind] = now
+
+    async def _confirm(
+        self, matches: Callable[[], Awaitable[dict[str, Any] | None]], what: str
+    ) -> Outcome:
+        deadline = self._clock() + self._settings.confirm_timeout
+        try:
+            while True:
+                try:
+                    data = await matches()
+                except SitemasterStoppedError:
+                    data = None  # mid-transition reads may fail; keep looking until the deadline
+                if data is not None:
+                    return Outcome("applied", data)
+                if self._clock() >= deadline:
+                    raise CommandError(
+                        f"the gateway accepted the command but did not show {what} within "
+                        f"{self._settings.confirm_timeout:.0f} s"
+                    )
+                await self._sleep(CONFIRM_POLL)
+        finally:
+            self._refresh()
+
+
+def _same_reserve(wanted: float, got: float) -> bool:
+    return abs(wanted - got) <= RESERVE_TOLERANCE
+
+
+def _operation_data(mode: str, reserve_raw: float) -> dict[str, Any]:
+    return {
+        "operation_mode": mode,
+        "backup_reserve": round(app_from_raw(reserve_raw), 1),
+        "backup_reserve_raw": round(reserve_raw, 3),
+    }

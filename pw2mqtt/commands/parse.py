@@ -1,0 +1,277 @@
+"""Commands arriving over MQTT, validated into a `Change` before anything reaches a gateway.
+
+Three ways in, one validation:
+- `<base>/<gw>/<field>/set` with a plain value (`backup`, `20`, `true`, `run`);
+- `<base>/<gw>/set` with a JSON object of fields (`{"backup_reserve": 20}`), applied as one change;
+- `<base>/bridge/request/gateway/set` with the same object plus `"gateway"`.
+Each may carry a `"transaction"` (JSON forms) that is echoed in the response.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Final
+
+from pw2mqtt.entities.catalogue import SETTABLE_MODES
+from pw2mqtt.entities.percent import raw_from_app
+from pw2mqtt.errors import CommandError
+
+MAX_PAYLOAD: Final = 4096
+MAX_TRANSACTION: Final = 256
+SET_REQUEST: Final = "gateway/set"
+
+Transaction = str | int | float | bool | None
+
+
+class Kind(StrEnum):
+    """What the user enables, separately: each kind is one gateway call."""
+
+    OPERATION_MODE = "operation_mode"
+    BACKUP_RESERVE = "backup_reserve"
+    OFF_GRID = "off_grid"
+    SITEMASTER = "sitemaster"
+
+
+_MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
+_TRUE: Final = frozenset({"true", "on"})
+_FALSE: Final = frozenset({"false", "off"})
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+
+FIELDS: Final = ("operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster")
+FIELD_KINDS: Final = {
+    "operation_mode": Kind.OPERATION_MODE,
+    "backup_reserve": Kind.BACKUP_RESERVE,
+    "backup_reserve_raw": Kind.BACKUP_RESERVE,
+    "off_grid": Kind.OFF_GRID,
+    "sitemaster": Kind.SITEMASTER,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What to change on one gateway; None leaves a setting as it is."""
+
+    operation_mode: str | None = None
+    backup_reserve_raw: float | None = None
+    off_grid: bool | None = None
+    sitemaster: str | None = None  # "run" or "stop"
+
+    @property
+    def kinds(self) -> frozenset[Kind]:
+        kinds = set()
+        if self.operation_mode is not None:
+            kinds.add(Kind.OPERATION_MODE)
+        if self.backup_reserve_raw is not None:
+            kinds.add(Kind.BACKUP_RESERVE)
+        if self.off_grid is not None:
+            kinds.add(Kind.OFF_GRID)
+        if self.sitemaster is not None:
+            kinds.add(Kind.SITEMASTER)
+        return frozenset(kinds)
+
+    def describe(self) -> dict[str, Any]:
+        """The change as the user would write it (reserve on the app scale, with the raw value)."""
+        out: dict[str, Any] = {}
+        if self.operation_mode is not None:
+            out["operation_mode"] = self.operation_mode
+        if self.backup_reserve_raw is not None:
+            out["backup_reserve"] = round(max(0.0, (self.backup_reserve_raw - 5) / 0.95), 2)
+            out["backup_reserve_raw"] = self.backup_reserve_raw
+        if self.off_grid is not None:
+            out["off_grid"] = self.off_grid
+        if self.sitemaster is not None:
+            out["sitemaster"] = self.sitemaster
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    gateway: str
+    change: Change
+    transaction: Transaction = None
+    source: str = ""  # the topic it came from, for logs and events
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_field_set(gateway: str, key: str, payload: bytes, *, source: str = "") -> CommandRequest:
+    """`<base>/<gw>/<key>/set` with a plain value (a JSON string, number or bool also works)."""
+    if key not in FIELDS:
+        raise CommandError(f"{key!r} cannot be set; settable: {', '.join(FIELDS)}")
+    value = _decode_plain(payload)
+    return CommandRequest(gateway, _change({key: value}), source=source)
+
+
+def parse_json_set(
+    payload: bytes, *, gateway: str | None = None, source: str = ""
+) -> CommandRequest:
+    """`<base>/<gw>/set` (gateway given by the topic) or a `gateway/set` request (in the body)."""
+    body = _decode_object(payload)
+    transaction = _transaction(body.pop("transaction", None))
+    try:
+        named = body.pop("gateway", None)
+        if gateway is None:
+            if not isinstance(named, str) or not named:
+                raise CommandError('"gateway" is required: the slug of the gateway to change')
+            gateway = named
+        elif named is not None and named != gateway:
+            raise CommandError(f'"gateway" {named!r} does not match the topic\'s {gateway!r}')
+        unknown = sorted(set(body) - set(FIELDS))
+        if unknown:
+            raise CommandError(
+                f"unknown field(s) {', '.join(unknown)}; settable: {', '.join(FIELDS)}"
+            )
+        if not body:
+            raise CommandError(f"nothing to change; settable: {', '.join(FIELDS)}")
+        change = _change(body)
+    except CommandError as err:
+        err.transaction = transaction
+        raise
+    return CommandRequest(gateway, change, transaction, source=source)
+
+
+def parse_request(command: str, payload: bytes, *, source: str = "") -> CommandRequest:
+    """`<base>/bridge/request/<command>`."""
+    if command != SET_REQUEST:
+        raise CommandError(f"unknown request {command!r}; requests: {SET_REQUEST}")
+    return parse_json_set(payload, source=source)
+
+
+def transaction_of(payload: bytes) -> Transaction:
+    """The transaction of a JSON payload, when there is one, for answering a rejected request."""
+    try:
+        body = json.loads(payload)
+        return _transaction(body.get("transaction")) if isinstance(body, dict) else None
+    except (ValueError, CommandError, RecursionError):
+        return None
+
+
+# -- values -----------------------------------------------------------------------------------
+
+
+def _change(values: dict[str, Any]) -> Change:
+    change = Change()
+    if "backup_reserve" in values and "backup_reserve_raw" in values:
+        raise CommandError("give backup_reserve or backup_reserve_raw, not both")
+    for key, value in values.items():
+        if key == "operation_mode":
+            change = replace(change, operation_mode=_mode(value))
+        elif key == "backup_reserve":
+            app = _percent(value, key, 0.0)
+            change = replace(change, backup_reserve_raw=round(raw_from_app(app), 3))
+        elif key == "backup_reserve_raw":
+            change = replace(change, backup_reserve_raw=round(_percent(value, key, 5.0), 3))
+        elif key == "off_grid":
+            change = replace(change, off_grid=_boolean(value, key))
+        elif key == "sitemaster":
+            change = replace(change, sitemaster=_sitemaster(value))
+    kinds = change.kinds
+    if Kind.SITEMASTER in kinds and len(kinds) > 1:
+        raise CommandError("sitemaster must be sent on its own")
+    if Kind.OFF_GRID in kinds and len(kinds) > 1:
+        raise CommandError("off_grid must be sent on its own")
+    return change
+
+
+def _mode(value: Any) -> str:
+    if not isinstance(value, str):
+        raise CommandError(f"operation_mode must be one of {', '.join(SETTABLE_MODES)}")
+    text = re.sub(r"[\s-]+", "_", value.strip().lower())
+    text = _MODE_ALIASES.get(text, text)
+    if text not in SETTABLE_MODES:
+        shown = value if len(value) <= 40 else value[:40] + "…"
+        raise CommandError(
+            f"operation_mode {shown!r} is not one of {', '.join(SETTABLE_MODES)} "
+            "(or the app's self_powered, time_based_control)"
+        )
+    return text
+
+
+def _percent(value: Any, key: str, lowest: float) -> float:
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise CommandError(f"{key} must be a number from {lowest:g} to 100")
+    number = float(value)
+    if not math.isfinite(number) or not lowest <= number <= 100:
+        raise CommandError(f"{key} must be a number from {lowest:g} to 100, not {value!r}")
+    return number
+
+
+def _boolean(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise CommandError(f"{key} must be true/false or ON/OFF")
+
+
+def _sitemaster(value: Any) -> str:
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in {"run", "stop"}:
+        raise CommandError("sitemaster must be run or stop")
+    return text
+
+
+def _transaction(value: Any) -> Transaction:
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, str) and len(value) <= MAX_TRANSACTION:
+        return value
+    raise CommandError(
+        f"transaction must be a string of at most {MAX_TRANSACTION} characters or a number"
+    )
+
+
+# -- payloads ---------------------------------------------------------------------------------
+
+
+def _text(payload: bytes) -> str:
+    if len(payload) > MAX_PAYLOAD:
+        raise CommandError(f"payload too large ({len(payload)} bytes; at most {MAX_PAYLOAD})")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CommandError("payload is not UTF-8 text") from None
+    if not text.strip():
+        raise CommandError("payload is empty")
+    if any(not ch.isprintable() and not ch.isspace() for ch in text):
+        raise CommandError("payload contains control characters")
+    return text
+
+
+def _decode_plain(payload: bytes) -> Any:
+    text = _text(payload).strip()
+    if text[:1] in '"[{':
+        try:
+            value = json.loads(text, parse_constant=_no_constants)
+        except (ValueError, RecursionError):
+            raise CommandError("payload is not valid JSON") from None
+        if isinstance(value, dict | list):
+            raise CommandError("expected a plain value, not a JSON object or list")
+        return value
+    return text
+
+
+def _decode_object(payload: bytes) -> dict[str, Any]:
+    text = _text(payload)
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise CommandError("payload is not a valid JSON object") from None
+    if not isinstance(body, dict):
+        raise CommandError("payload must be a JSON object")
+    return body
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not a number")

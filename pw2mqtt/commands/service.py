@@ -1,0 +1,225 @@
+"""From an MQTT message to a command carried out, and an answer for every one.
+
+Routing, the safety gates that need no gateway (retained, not enabled, unknown gateway), the
+response on `<base>/bridge/response/…` (and an MQTT 5 response topic when the request names
+one), the events, and the per-kind availability of Home Assistant's controls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pw2mqtt.commands.executor import CommandExecutor
+from pw2mqtt.commands.parse import (
+    SET_REQUEST,
+    CommandRequest,
+    Kind,
+    Transaction,
+    parse_field_set,
+    parse_json_set,
+    parse_request,
+    transaction_of,
+)
+from pw2mqtt.config import CommandSettings
+from pw2mqtt.errors import CommandError
+from pw2mqtt.mqtt.connection import Incoming, MqttConnection, MqttUnavailableError, Outgoing
+from pw2mqtt.mqtt.topics import Topics
+
+_LOGGER = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    response: str  # the command name answered on <base>/bridge/response/<name>
+    parse: Callable[[], CommandRequest]
+
+
+class CommandService:
+    def __init__(
+        self,
+        topics: Topics,
+        settings: CommandSettings,
+        connection: MqttConnection,
+        executors: Callable[[], Mapping[str, CommandExecutor]],
+        spawn: Spawn,
+    ) -> None:
+        self._topics = topics
+        self._settings = settings
+        self._connection = connection
+        self._executors = executors
+        self._spawn = spawn
+
+    @staticmethod
+    def subscriptions_for(topics: Topics) -> list[tuple[str, int]]:
+        return [(topic, 1) for topic in (*topics.set_filters, topics.request_filter)]
+
+    async def handle(self, message: Incoming) -> None:
+        """Answer at once when the message cannot run; otherwise run it in its own task."""
+        route = self._route(message.topic, message.payload)
+        if route is None:
+            return
+        reply = _Reply(route.response, message.response_topic, message.correlation_data)
+        if message.retain:
+            _LOGGER.warning("ignored a retained command on %s", message.topic)
+            await self._answer_error(
+                reply,
+                "ignored: retained command messages are never executed "
+                "(publish commands without the retain flag)",
+                transaction_of(message.payload),
+                message.topic,
+            )
+            return
+        try:
+            request = route.parse()
+            executor = self._check(request)
+        except CommandError as err:
+            transaction = err.transaction or transaction_of(message.payload)
+            await self._answer_error(reply, str(err), transaction, message.topic)
+            return
+        await self._event("command_accepted", request, {})
+        self._spawn(self._execute(executor, request, reply))
+
+    async def announce_availability(self, slug: str) -> None:
+        """Publish, retained, whether each enabled command kind may be sent to a gateway."""
+        executor = self._executors().get(slug)
+        messages = []
+        for kind in sorted(self._settings.enabled):
+            refused = executor.refusal(Kind(kind)) if executor else None
+            state = "offline" if refused else "online"
+            messages.append(Outgoing(self._topics.command_availability(slug, kind), state, True, 1))
+        if messages:
+            await self._connection.publish_many(messages)
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def _route(self, topic: str, payload: bytes) -> _Route | None:
+        base = self._topics.base + "/"
+        if not topic.startswith(base):
+            return None
+        rest = topic[len(base) :].split("/")
+        if rest[:2] == ["bridge", "request"] and len(rest) > 2:
+            command = "/".join(rest[2:])
+            return _Route(command, lambda: parse_request(command, payload, source=topic))
+        if len(rest) == 2 and rest[1] == "set" and rest[0] != "bridge":
+            gateway = rest[0]
+            return _Route(
+                SET_REQUEST, lambda: parse_json_set(payload, gateway=gateway, source=topic)
+            )
+        if len(rest) == 3 and rest[2] == "set" and rest[0] != "bridge":
+            gateway, key = rest[0], rest[1]
+            return _Route(SET_REQUEST, lambda: parse_field_set(gateway, key, payload, source=topic))
+        return None
+
+    def _check(self, request: CommandRequest) -> CommandExecutor:
+        executors = self._executors()
+        executor = executors.get(request.gateway)
+        if executor is None:
+            known = ", ".join(sorted(executors)) or "none yet"
+            raise CommandError(
+                f"unknown gateway {request.gateway!r} (known: {known})", request.transaction
+            )
+        disabled = sorted(
+            kind for kind in request.change.kinds if kind not in self._settings.enabled
+        )
+        if disabled:
+            names = ", ".join(disabled)
+            hint = (
+                " and commands.allow_grid_control"
+                if {"off_grid", "sitemaster"} & set(disabled)
+                else ""
+            )
+            raise CommandError(
+                f"{names} commands are not enabled (set commands.{disabled[0]}: true{hint})",
+                request.transaction,
+            )
+        return executor
+
+    # -- running and answering ----------------------------------------------------------------
+
+    async def _execute(
+        self, executor: CommandExecutor, request: CommandRequest, reply: _Reply
+    ) -> None:
+        try:
+            outcome = await executor.execute(request.change)
+        except asyncio.CancelledError:
+            raise
+        except CommandError as err:
+            _LOGGER.warning(
+                "command %s on %s failed: %s", request.change.describe(), request.gateway, err
+            )
+            await self._answer_error(reply, str(err), request.transaction, request.source)
+            await self._refresh_availability(executor, request)
+            return
+        except Exception:
+            _LOGGER.exception("command on %s failed unexpectedly", request.gateway)
+            await self._answer_error(
+                reply, "internal error (see the bridge's log)", request.transaction, request.source
+            )
+            return
+        data = {"gateway": request.gateway, **outcome.data}
+        if outcome.status == "unchanged":
+            data["unchanged"] = True
+        _LOGGER.info("command on %s: %s (%s)", request.gateway, outcome.data, outcome.status)
+        await self._answer(reply, {"status": "ok", "data": data}, request.transaction)
+        await self._event("command_applied", request, {"result": outcome.status})
+
+    async def _refresh_availability(
+        self, executor: CommandExecutor, request: CommandRequest
+    ) -> None:
+        if any(executor.refusal(kind) for kind in request.change.kinds):
+            await self._safely(self.announce_availability(request.gateway))
+        await self._event("command_failed", request, {})
+
+    async def _answer_error(
+        self, reply: _Reply, error: str, transaction: Transaction, source: str
+    ) -> None:
+        await self._answer(reply, {"status": "error", "data": {}, "error": error}, transaction)
+        payload = {"type": "command_rejected", "data": {"topic": source, "error": error}}
+        await self._safely(
+            self._connection.publish(
+                Outgoing(self._topics.bridge_event, json.dumps(payload), False, 1)
+            )
+        )
+
+    async def _answer(self, reply: _Reply, body: dict[str, Any], transaction: Transaction) -> None:
+        if transaction is not None:
+            body["transaction"] = transaction
+        text = json.dumps(body)
+        await self._safely(
+            self._connection.publish(
+                Outgoing(self._topics.response(reply.command), text, retain=False, qos=1)
+            )
+        )
+        if reply.response_topic:
+            await self._safely(
+                self._connection.publish_response(reply.response_topic, text, reply.correlation)
+            )
+
+    async def _event(self, kind: str, request: CommandRequest, extra: dict[str, Any]) -> None:
+        data = {"gateway": request.gateway, "change": request.change.describe(), **extra}
+        if request.transaction is not None:
+            data["transaction"] = request.transaction
+        payload = json.dumps({"type": kind, "data": data})
+        await self._safely(
+            self._connection.publish(Outgoing(self._topics.bridge_event, payload, False, 1))
+        )
+
+    async def _safely(self, publishing: Awaitable[None]) -> None:
+        try:
+            await publishing
+        except (MqttUnavailableError, ValueError) as err:
+            _LOGGER.warning("could not publish a command answer: %s", err)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    command: str
+    response_topic: str | None
+    correlation: bytes | None

@@ -1,0 +1,221 @@
+"""Command validation: what is accepted, and a clear error for everything else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pw2mqtt.commands.parse import (
+    Change,
+    parse_field_set,
+    parse_json_set,
+    parse_request,
+    transaction_of,
+)
+from pw2mqtt.errors import CommandError
+
+
+@pytest.mark.parametrize(
+    ("key", "payload", "change"),
+    [
+        ("operation_mode", b"backup", Change(operation_mode="backup")),
+        ("operation_mode", b"Self_Consumption", Change(operation_mode="self_consumption")),
+        ("operation_mode", b"self_powered", Change(operation_mode="self_consumption")),
+        ("operation_mode", b"Time-Based Control", Change(operation_mode="autonomous")),
+        ("operation_mode", b'"autonomous"', Change(operation_mode="autonomous")),
+        ("backup_reserve", b"20", Change(backup_reserve_raw=24.0)),
+        ("backup_reserve", b"0", Change(backup_reserve_raw=5.0)),
+        ("backup_reserve", b"100", Change(backup_reserve_raw=100.0)),
+        ("backup_reserve", b" 12.5 ", Change(backup_reserve_raw=16.875)),
+        ("backup_reserve_raw", b"24", Change(backup_reserve_raw=24.0)),
+        ("off_grid", b"true", Change(off_grid=True)),
+        ("off_grid", b"ON", Change(off_grid=True)),
+        ("off_grid", b"off", Change(off_grid=False)),
+        ("sitemaster", b"RUN", Change(sitemaster="run")),
+        ("sitemaster", b"stop", Change(sitemaster="stop")),
+    ],
+)
+def test_plain_values(key: str, payload: bytes, change: Change) -> None:
+    assert parse_field_set("gw", key, payload).change == change
+
+
+BAD_FIELD_VALUES = [
+    ("operation_mode", b"", "empty"),
+    ("operation_mode", b"   ", "empty"),
+    ("operation_mode", b"eco", "not one of"),
+    ("operation_mode", b"scheduler", "not one of"),
+    ("operation_mode", b"site_control", "not one of"),
+    ("operation_mode", b"42", "not one of"),
+    ("operation_mode", b"true", "not one of"),
+    ("operation_mode", b'{"mode":"backup"}', "not a JSON object"),
+    ("operation_mode", b"[1]", "not a JSON object or list"),
+    ("operation_mode", b"\xff\xfe", "UTF-8"),
+    ("operation_mode", b"backup\x00", "control characters"),
+    ("operation_mode", b"x" * 5000, "too large"),
+    ("operation_mode", b'"unterminated', "not valid JSON"),
+    ("backup_reserve", b"", "empty"),
+    ("backup_reserve", b"-1", "from 0 to 100"),
+    ("backup_reserve", b"100.1", "from 0 to 100"),
+    ("backup_reserve", b"101", "from 0 to 100"),
+    ("backup_reserve", b"1e3", "number"),
+    ("backup_reserve", b"NaN", "number"),
+    ("backup_reserve", b"nan", "number"),
+    ("backup_reserve", b"Infinity", "number"),
+    ("backup_reserve", b"-Infinity", "number"),
+    ("backup_reserve", b"inf", "number"),
+    ("backup_reserve", b"twenty", "number"),
+    ("backup_reserve", b"20%", "number"),
+    ("backup_reserve", b"20 %", "number"),
+    ("backup_reserve", b"0x14", "number"),
+    ("backup_reserve", b"true", "number"),
+    ("backup_reserve", b"ON", "number"),
+    ("backup_reserve", b'"20"x', "not valid JSON"),
+    ("backup_reserve", b"[20]", "not a JSON object or list"),
+    ("backup_reserve", b'{"value":20}', "not a JSON object or list"),
+    ("backup_reserve", b"9" * 400, "from 0 to 100"),
+    ("backup_reserve", b"20,5", "number"),
+    ("backup_reserve", b"null", "number"),
+    ("backup_reserve_raw", b"4.99", "from 5 to 100"),
+    ("backup_reserve_raw", b"0", "from 5 to 100"),
+    ("off_grid", b"", "empty"),
+    ("off_grid", b"yes", "true/false"),
+    ("off_grid", b"1", "true/false"),
+    ("off_grid", b"0", "true/false"),
+    ("off_grid", b"tru", "true/false"),
+    ("off_grid", b"null", "true/false"),
+    ("off_grid", b"[true]", "not a JSON object or list"),
+    ("off_grid", b"offgrid", "true/false"),
+    ("sitemaster", b"", "empty"),
+    ("sitemaster", b"start", "run or stop"),
+    ("sitemaster", b"restart", "run or stop"),
+    ("sitemaster", b"true", "run or stop"),
+    ("sitemaster", b"1", "run or stop"),
+    ("grid_power", b"100", "cannot be set"),
+    ("battery_level", b"50", "cannot be set"),
+    ("set", b"1", "cannot be set"),
+]
+
+
+@pytest.mark.parametrize(("key", "payload", "message"), BAD_FIELD_VALUES)
+def test_bad_plain_values(key: str, payload: bytes, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        parse_field_set("gw", key, payload)
+
+
+def test_json_set_is_one_change_with_its_transaction() -> None:
+    body = {"backup_reserve": 20, "operation_mode": "backup", "transaction": "abc"}
+    request = parse_json_set(json.dumps(body).encode(), gateway="gw")
+    assert request.change == Change(operation_mode="backup", backup_reserve_raw=24.0)
+    assert request.transaction == "abc"
+    assert request.gateway == "gw"
+
+
+def test_request_names_the_gateway() -> None:
+    body = {"gateway": "home", "off_grid": False, "transaction": 7}
+    request = parse_request("gateway/set", json.dumps(body).encode())
+    assert (request.gateway, request.change, request.transaction) == (
+        "home",
+        Change(off_grid=False),
+        7,
+    )
+
+
+BAD_JSON = [
+    (b"", "empty"),
+    (b"null", "JSON object"),
+    (b"[]", "JSON object"),
+    (b'"backup"', "JSON object"),
+    (b"{", "valid JSON"),
+    (b"{}", "nothing to change"),
+    (b'{"transaction": "t"}', "nothing to change"),
+    (b'{"colour": "red"}', "unknown field"),
+    (b'{"backup_reserve": 20, "colour": "red"}', "unknown field"),
+    (b'{"backup_reserve": "NaN"}', "number"),
+    (b'{"backup_reserve": NaN}', "valid JSON"),
+    (b'{"backup_reserve": Infinity}', "valid JSON"),
+    (b'{"backup_reserve": 1e400}', "from 0 to 100"),
+    (b'{"backup_reserve": true}', "number"),
+    (b'{"backup_reserve": null}', "number"),
+    (b'{"backup_reserve": [20]}', "number"),
+    (b'{"backup_reserve": {"v": 20}}', "number"),
+    (b'{"backup_reserve": 20, "backup_reserve_raw": 24}', "not both"),
+    (b'{"operation_mode": 1}', "one of"),
+    (b'{"operation_mode": ["backup"]}', "one of"),
+    (b'{"off_grid": "maybe"}', "true/false"),
+    (b'{"off_grid": true, "backup_reserve": 20}', "on its own"),
+    (b'{"sitemaster": "stop", "operation_mode": "backup"}', "on its own"),
+    (b'{"backup_reserve": 20, "transaction": {"a": 1}}', "transaction"),
+    (b'{"backup_reserve": 20, "transaction": "' + b"t" * 300 + b'"}', "transaction"),
+    (b'{"backup_reserve": 20, "gateway": "other"}', "does not match"),
+    (b"[" * 5000 + b"]" * 5000, "too large"),
+    (b"[" * 2000 + b"]" * 2000, "valid JSON"),  # nested deeper than the parser goes
+]
+
+
+@pytest.mark.parametrize(("payload", "message"), BAD_JSON)
+def test_bad_json_sets(payload: bytes, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        parse_json_set(payload, gateway="gw")
+
+
+@pytest.mark.parametrize(
+    ("command", "payload", "message"),
+    [
+        ("gateway/set", b'{"backup_reserve": 20}', '"gateway" is required'),
+        ("gateway/set", b'{"gateway": 5, "backup_reserve": 20}', '"gateway" is required'),
+        ("gateway/reboot", b"{}", "unknown request"),
+        ("", b"{}", "unknown request"),
+    ],
+)
+def test_bad_requests(command: str, payload: bytes, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        parse_request(command, payload)
+
+
+def test_a_rejected_request_keeps_its_transaction() -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_json_set(b'{"backup_reserve": 200, "transaction": "t1"}', gateway="gw")
+    assert caught.value.transaction == "t1"
+    assert transaction_of(b'{"transaction": 5}') == 5
+    assert transaction_of(b"not json") is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    key=st.one_of(
+        st.sampled_from(["operation_mode", "backup_reserve", "off_grid", "sitemaster"]),
+        st.text(max_size=20),
+    ),
+    payload=st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode)),
+)
+def test_random_input_is_a_change_or_a_command_error(key: str, payload: bytes) -> None:
+    try:
+        request = parse_field_set("gw", key, payload)
+    except CommandError:
+        return
+    assert request.change.kinds
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=30),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=20), inner, max_size=4)
+        ),
+        max_leaves=10,
+    )
+)
+def test_random_json_is_a_change_or_a_command_error(body: object) -> None:
+    try:
+        payload = json.dumps(body).encode()
+    except ValueError:
+        return
+    try:
+        request = parse_json_set(payload, gateway="gw")
+    except CommandError:
+        return
+    assert request.change.kinds

@@ -1,0 +1,127 @@
+"""The entity catalogue over real captures: what is announced, and the values published."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pw2mqtt.entities.catalogue import (
+    ENTITIES,
+    KEY_PATTERN,
+    entities_for,
+    format_value,
+    powerwall_entities,
+)
+from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
+from pw2mqtt.gateway.snapshot import GatewaySnapshot
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+CAPTURE_2144 = FIXTURES / "vloschiavo" / "21.44-foogod" / "running"
+FILES = {
+    "status": "status.json",
+    "aggregates": "meters.aggregates.json",
+    "soe": "system_status.soe.json",
+    "grid_status": "system_status.grid_status.json",
+    "system_status": "system_status.json",
+    "grid_faults": "system_status.grid_faults.json",
+    "sitemaster": "sitemaster.json",
+    "operation": "operation.json",
+}
+
+
+def snapshot_of(names: list[str]) -> GatewaySnapshot:
+    endpoints = {endpoint.name: endpoint for endpoint in READ_ENDPOINTS.values()}
+    models = {
+        name: endpoints[name].decode((CAPTURE_2144 / FILES[name]).read_bytes()) for name in names
+    }
+    return GatewaySnapshot(taken_at=datetime.now(UTC), **models)  # type: ignore[arg-type]
+
+
+def values(snapshot: GatewaySnapshot) -> dict[str, str]:
+    return {
+        e.key: format_value(v)
+        for e in entities_for(snapshot)
+        if (v := e.value(snapshot)) is not None
+    }
+
+
+def test_keys_are_unique_snake_case_and_sources_are_endpoints() -> None:
+    every = (*ENTITIES, *powerwall_entities(0), *powerwall_entities(1))
+    keys = [entity.key for entity in every]
+    assert len(keys) == len(set(keys))
+    endpoint_names = {endpoint.name for endpoint in READ_ENDPOINTS.values()}
+    for entity in every:
+        assert KEY_PATTERN.match(entity.key)
+        assert entity.source in endpoint_names
+        if entity.state_class == "total_increasing":
+            assert entity.monotonic
+            assert entity.unit == "kWh"
+        if entity.device_class == "enum":
+            assert entity.options
+
+
+def test_values_from_a_21_44_capture() -> None:
+    published = values(snapshot_of(list(FILES)))
+    assert published["grid_power"] == "72"
+    assert published["battery_power"] == "-60"
+    assert published["grid_energy_imported"] == "752.046"
+    assert published["grid_status"] == "connected"
+    assert published["grid_connected"] == "true"
+    assert published["operation_mode"] in {"self_consumption", "autonomous", "backup"}
+    assert published["firmware_version"] == "21.44"
+    assert published["battery_frequency"] == "60.01"
+    assert "grid_frequency" not in published  # 0 Hz means "not measured"
+    assert "powerwall_1_energy_remaining" in published
+    assert "powerwall_2_energy_remaining" not in published  # one Powerwall+ at this site
+
+
+def test_battery_level_is_app_scaled() -> None:
+    snapshot = snapshot_of(["soe"])
+    raw = snapshot.soe.percentage if snapshot.soe else 0.0
+    published = values(snapshot)
+    assert float(published["battery_level"]) == pytest.approx(round((raw - 5) / 0.95, 1))
+    assert float(published["battery_level_raw"]) == pytest.approx(round(raw, 1))
+
+
+def test_restricted_gateway_announces_only_what_it_fills() -> None:
+    snapshot = snapshot_of(["aggregates", "soe", "grid_status"])
+    announced = {entity.key for entity in entities_for(snapshot)}
+    assert {"battery_level", "grid_power", "grid_status", "grid_energy_exported"} <= announced
+    assert not announced & {
+        "operation_mode",
+        "backup_reserve",
+        "firmware_version",
+        "sitemaster_running",
+        "energy_remaining",
+    }
+    assert all(entity.source in snapshot.fresh for entity in entities_for(snapshot))
+
+
+def test_a_zero_lifetime_counter_is_not_published() -> None:
+    snapshot = snapshot_of(["aggregates"])
+    assert snapshot.aggregates is not None
+    site = snapshot.aggregates.root["site"].model_copy(update={"energy_imported": 0.0})
+    root = {**snapshot.aggregates.root, "site": site}
+    broken = GatewaySnapshot(
+        taken_at=snapshot.taken_at,
+        aggregates=snapshot.aggregates.model_copy(update={"root": root}),
+    )
+    assert "grid_energy_imported" not in values(broken)
+    assert "grid_energy_exported" in values(broken)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (85.3, "85.3"),
+        (72.0, "72"),
+        (3, "3"),
+        ("backup", "backup"),
+    ],
+)
+def test_format_value(value: bool | float | str, text: str) -> None:
+    assert format_value(value) == text

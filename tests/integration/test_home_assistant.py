@@ -1,0 +1,185 @@
+"""What a real Home Assistant makes of the bridge, through ../shared/tools/ha-rig.
+
+The rig starts its own Mosquitto and a headless Home Assistant, runs `pw2mqtt run` against them
+and reports the entities, states and discovery problems Home Assistant ended up with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+import yaml
+
+from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests.harness import bridge_settings
+from tests.mqtt_probe import free_port
+
+RIG = Path(__file__).resolve().parents[3] / "shared" / "tools" / "ha-rig"
+RIG_HOME = Path(os.environ.get("HA_RIG_HOME", Path.home() / ".cache" / "ha-rig"))
+RIG_PYTHON = RIG_HOME / ".venv" / "bin" / "python"
+
+pytestmark = pytest.mark.skipif(
+    not (RIG / "run_check.py").exists() or not RIG_PYTHON.exists(),
+    reason=f"ha-rig not installed: run {RIG}/install.sh",
+)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[GatewaySimulator]:
+    async with GatewaySimulator(SimulatorOptions(control_port=None, speed=5.0)) as simulator:
+        yield simulator
+
+
+async def run_rig(
+    sim: GatewaySimulator,
+    tmp_path: Path,
+    *,
+    during: Any = None,
+    wait: float = 12.0,
+    commands: dict[str, Any] | None = None,
+    calls: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    mqtt_port = free_port()
+    config = tmp_path / "pw2mqtt.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            bridge_settings(
+                [sim],
+                {"host": "127.0.0.1", "port": mqtt_port, "client_id": "pw2mqtt-ha"},
+                tmp_path / "state",
+                gateway={"poll": {"fast": 2.0, "medium": 4.0, "slow": 60.0}},
+                commands=commands or {},
+            )
+        )
+    )
+    call_args = [arg for call in calls for arg in ("--call", call)]
+    out = tmp_path / "result.json"
+    rig = await asyncio.create_subprocess_exec(
+        str(RIG / "run_check.py"),
+        "--mqtt-port", str(mqtt_port),
+        "--ha-port", str(free_port()),
+        "--workdir", str(tmp_path / "rig"),
+        "--wait", str(wait),
+        "--out", str(out),
+        *call_args, "--call-settle", "6",
+        "--", str(Path(os.sys.executable)), "-m", "pw2mqtt", "run", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    if during is not None:
+        await during(mqtt_port)
+    output, _ = await asyncio.wait_for(rig.communicate(), timeout=240)
+    assert rig.returncode == 0, output.decode()[-3000:]
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def entities_by_key(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["unique_id"].removeprefix("pw2mqtt_tg123456789abc_"): e for e in result["entities"]}
+
+
+async def test_home_assistant_shows_one_powerwall_device(
+    sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    result = await run_rig(sim, tmp_path)
+    assert result["log_issues"] == []
+    [device] = [d for d in result["devices"] if d["via_device_id"] is None]
+    assert device["manufacturer"] == "Tesla"
+    assert device["sw_version"] == "21.44"
+    parts = [d for d in result["devices"] if d["via_device_id"] is not None]
+    assert {d["via_device_id"] for d in parts} == {device["id"]}  # linked to the gateway
+    assert any(d["model"] == "TEPOD" for d in parts)
+    entities = entities_by_key(result)
+    assert len(entities) >= 40
+
+    level = entities["battery_level"]
+    assert level["unit_of_measurement"] == "%"
+    assert level["device_class"] == "battery"
+    assert float(level["state"]) == pytest.approx((sim.state.soe - 5) / 0.95, abs=1.0)
+
+    for key in ("grid_energy_imported", "grid_energy_exported", "solar_energy_exported",
+                "battery_energy_imported", "battery_energy_exported"):  # fmt: skip
+        counter = entities[key]
+        assert counter["device_class"] == "energy"
+        assert counter["state_class"] == "total_increasing"
+        assert counter["unit_of_measurement"] == "kWh"
+        assert float(counter["state"]) > 0
+
+    grid = entities["grid_power"]
+    assert (grid["device_class"], grid["unit_of_measurement"]) == ("power", "W")
+    assert entities["grid_status"]["state"] == "connected"
+    assert entities["operation_mode"]["state"] == "self_consumption"
+    assert entities["grid_connected"]["state"] == "on"
+    assert entities["battery_level_raw"]["disabled_by"] == "integration"
+    assert entities["firmware_version"]["entity_category"] == "diagnostic"
+
+
+async def test_entities_follow_the_gateways_availability(
+    sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    async def stop_the_gateway_once_announced(mqtt_port: int) -> None:
+        topic = "pw2mqtt/tg123456789abc/availability"
+        async with asyncio.timeout(120):
+            while True:  # the rig's broker comes up first, then Home Assistant, then the bridge
+                try:
+                    async with aiomqtt.Client("127.0.0.1", mqtt_port) as client:
+                        await client.subscribe(topic)
+                        async for message in client.messages:
+                            if message.payload == b"online":
+                                break
+                    break
+                except aiomqtt.MqttError:
+                    await asyncio.sleep(0.5)
+        await asyncio.sleep(2.0)  # let Home Assistant take the discovery and first states
+        sim.set_sitemaster(running=False)
+
+    result = await run_rig(sim, tmp_path, during=stop_the_gateway_once_announced, wait=14.0)
+    entities = entities_by_key(result)
+    assert entities, "no entities announced before the gateway stopped"
+    assert {e["state"] for e in entities.values() if e["disabled_by"] is None} == {"unavailable"}
+
+
+@pytest.mark.parametrize("profile", ["1.50"])
+async def test_controls_used_from_home_assistant_change_the_gateway(
+    tmp_path: Path, profile: str
+) -> None:
+    options = SimulatorOptions(control_port=None, speed=5.0, profile=profile)
+    async with GatewaySimulator(options) as sim:
+        result = await run_rig(
+            sim,
+            tmp_path,
+            commands={
+                "operation_mode": True, "backup_reserve": True, "off_grid": True,
+                "sitemaster": True, "allow_grid_control": True, "min_interval": 0.5,
+            },
+            calls=(
+                'select.select_option {"entity_id": "select.home_energy_gateway_operation_mode",'
+                ' "option": "backup"}',
+                'number.set_value {"entity_id": "number.home_energy_gateway_backup_reserve",'
+                ' "value": 30}',
+            ),
+        )  # fmt: skip
+        assert (sim.state.mode, round(sim.state.backup_reserve_percent, 1)) == ("backup", 33.5)
+    assert result["log_issues"] == []
+    select_call, number_call = result["calls"]
+    assert select_call["ok"], select_call
+    [mode_set] = sent_to(select_call, "pw2mqtt/tg123456789abc/operation_mode/set")
+    assert (mode_set["payload"], mode_set["retain"]) == ("backup", False)
+    assert select_call["states_after"]["select.home_energy_gateway_operation_mode"] == "backup"
+    [reserve_set] = sent_to(number_call, "pw2mqtt/tg123456789abc/backup_reserve/set")
+    assert float(reserve_set["payload"]) == 30
+    assert float(number_call["states_after"]["number.home_energy_gateway_backup_reserve"]) == 30
+    entities = entities_by_key(result)
+    assert entities["off_grid"]["disabled_by"] == "integration"  # a second step to enable it
+    assert entities["sitemaster_stop"]["entity_category"] == "config"
+
+
+def sent_to(call: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    return [message for message in call["published"] if message["topic"] == topic]
