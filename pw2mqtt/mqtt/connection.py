@@ -18,6 +18,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from pw2mqtt.backoff import Backoff
+from pw2mqtt.config import MqttSettings
 from pw2mqtt.errors import ConfigError, Pw2MqttError
 
 _LOGGER = logging.getLogger(__name__)
@@ -53,6 +54,24 @@ class MqttOptions:
     tls_insecure: bool = False
     reconnect_min: float = 2.0
     reconnect_max: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: MqttSettings) -> MqttOptions:
+        tls = settings.tls
+        return cls(
+            host=settings.host,
+            port=settings.port,
+            client_id=settings.client_id,
+            username=settings.username,
+            password=settings.password.get_secret_value() if settings.password else None,
+            keepalive=settings.keepalive,
+            protocol=settings.protocol,
+            tls=tls.enabled,
+            ca_file=tls.ca_file,
+            certfile=tls.certfile,
+            keyfile=tls.keyfile,
+            tls_insecure=tls.insecure,
+        )
 
     def __repr__(self) -> str:
         # The dataclass repr would show the password.

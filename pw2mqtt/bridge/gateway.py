@@ -1,0 +1,58 @@
+"""One gateway as the publishing side sees it: its client, poller and what was last published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pw2mqtt.commands.executor import CommandExecutor
+from pw2mqtt.config import GatewaySettings
+from pw2mqtt.entities.catalogue import Entity, Value
+from pw2mqtt.entities.devices import ActiveAlert, PhysicalDevice, devices_for
+from pw2mqtt.gateway.poller import GatewayPoller, GatewayUpdate
+from pw2mqtt.gateway.rest.client import GatewayClient
+from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.mqtt.discovery import DeviceInfo
+from pw2mqtt.mqtt.tracker import ValueTracker
+
+
+@dataclass(slots=True)
+class BridgedGateway:
+    settings: GatewaySettings
+    client: GatewayClient
+    poller: GatewayPoller
+    tracker: ValueTracker
+    executor: CommandExecutor
+    slug: str | None = None
+    device: DeviceInfo | None = None
+    latest: GatewayUpdate | None = None
+    announced: dict[str, Entity] | None = None
+    availability: str | None = None
+    grid_status: Value | None = None
+    pending: bool = False
+    last_ok: float | None = None  # epoch seconds of the last successful poll
+    parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
+    alerts: tuple[ActiveAlert, ...] | None = None
+    _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
+    _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        return self.slug or str(self.client.address)
+
+    def devices(self, snapshot: GatewaySnapshot) -> tuple[PhysicalDevice, ...]:
+        """The part devices, worked out again only when their source was read again."""
+        source = (snapshot.vitals, snapshot.solar_powerwall)
+        known = self._devices_from
+        if known is None or source[0] is not known[0] or source[1] is not known[1]:
+            self._devices = devices_for(snapshot)
+            self._devices_from = source
+        return self._devices
+
+    def forget_published(self) -> None:
+        """After a reconnect or a Home Assistant restart: publish everything again."""
+        self.announced = None
+        self.parts.clear()
+        self.alerts = None
+        self.availability = None
+        self.tracker.forget()
+        self.pending = self.latest is not None

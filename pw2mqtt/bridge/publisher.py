@@ -1,0 +1,160 @@
+"""Publishing one gateway's update: identity, discovery, availability, alerts, values, events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pw2mqtt.bridge.announcer import Announcer
+from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
+from pw2mqtt.entities.catalogue import Entity, Value, entities_for, format_value
+from pw2mqtt.entities.devices import ALERT_ENTITIES, active_alerts
+from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.mqtt.connection import Outgoing
+from pw2mqtt.mqtt.discovery import device_info
+from pw2mqtt.mqtt.topics import Topics, gateway_slug
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class GatewayPublisher:
+    """Turns each gateway's newest update into MQTT messages, sending only what changed."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        topics: Topics,
+        announcer: Announcer | None,
+        *,
+        controls: frozenset[str],
+        retain: bool,
+        on_announced: Callable[[], Awaitable[None]],
+        on_online: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._outbox = outbox
+        self._topics = topics
+        self._announcer = announcer
+        self._controls = controls
+        self._retain = retain
+        self._on_announced = on_announced
+        self._on_online = on_online
+
+    async def publish(self, gateway: BridgedGateway) -> None:
+        update = gateway.latest
+        if update is None:
+            return
+        if update.snapshot is None or update.error is not None:
+            await self._set_availability(gateway, OFFLINE, str(update.error))
+            return
+        snapshot = update.snapshot
+        if gateway.slug is None or gateway.device is None:
+            _identify(gateway, snapshot)
+        entities = (
+            *entities_for(snapshot, self._controls),
+            *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+        )
+        parts = gateway.devices(snapshot)
+        if self._announcer is not None:
+            if await self._announcer.announce(gateway, snapshot, entities):
+                await self._on_announced()
+            await self._announcer.announce_parts(gateway, parts)
+        await self._set_availability(gateway, ONLINE, None)
+        await self._publish_alerts(gateway, snapshot)
+        await self._publish_values(
+            gateway, snapshot, entities, [e for part in parts for e in part.entities]
+        )
+
+    async def _set_availability(
+        self, gateway: BridgedGateway, value: str, reason: str | None
+    ) -> None:
+        if gateway.slug is None or gateway.availability == value:
+            return
+        previous = gateway.availability
+        gateway.availability = value
+        await self._outbox.send([Outgoing(self._topics.availability(gateway.slug), value, True, 1)])
+        if value == ONLINE:
+            await self._on_online(gateway.slug)
+        if previous is not None or value == OFFLINE:
+            data: dict[str, Any] = {"gateway": gateway.slug}
+            if reason:
+                data["reason"] = reason
+            await self._outbox.event(f"gateway_{value}", data)
+
+    async def _publish_values(
+        self,
+        gateway: BridgedGateway,
+        snapshot: GatewaySnapshot,
+        entities: Sequence[Entity],
+        detail: Sequence[Entity] = (),
+    ) -> None:
+        assert gateway.slug is not None
+        readings: list[tuple[Entity, Value]] = []
+        for entity in (*entities, *detail):
+            value = entity.value(snapshot)
+            if value is not None:
+                readings.append((entity, value))
+        due = gateway.tracker.due(readings, time.monotonic())
+        if not due:
+            return
+        messages = [
+            Outgoing(
+                self._topics.field(gateway.slug, e.topic_path), format_value(value), self._retain
+            )
+            for e, value in due
+        ]
+        readings = [(entity, value) for entity, value in readings if entity.path is None]
+        state: dict[str, Any] = dict.fromkeys(gateway.announced or {})
+        state.update({entity.key: value for entity, value in readings})
+        for entity in entities:
+            if entity.monotonic:
+                state[entity.key] = gateway.tracker.last(entity.key)
+        state["ts"] = snapshot.taken_at.isoformat(timespec="seconds")
+        messages.append(Outgoing(self._topics.state(gateway.slug), json.dumps(state), self._retain))
+        await self._outbox.send(messages)
+        grid = next((value for entity, value in readings if entity.key == "grid_status"), None)
+        if grid is not None and grid != gateway.grid_status:
+            if gateway.grid_status is not None:
+                await self._outbox.event(
+                    "grid_status_changed",
+                    {"gateway": gateway.slug, "from": gateway.grid_status, "to": grid},
+                )
+            gateway.grid_status = grid
+
+    async def _publish_alerts(self, gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
+        """The active alerts as JSON attributes, and an event for each one raised or cleared."""
+        assert gateway.slug is not None
+        alerts = active_alerts(snapshot)
+        if alerts is None or alerts == gateway.alerts:
+            return
+        first = gateway.alerts is None
+        before = set(gateway.alerts or ())
+        gateway.alerts = alerts
+        payload = json.dumps({"alerts": [alert.as_json() for alert in alerts]})
+        topic = self._topics.field(gateway.slug, "alerts")
+        await self._outbox.send([Outgoing(topic, payload, True, 1)])
+        if first:
+            return  # alerts present at start-up (or after a reconnect) are not news
+        for alert in sorted(set(alerts) - before, key=lambda a: (a.device, a.name)):
+            await self._outbox.event("alert_raised", {"gateway": gateway.slug, **alert.as_json()})
+        for alert in sorted(before - set(alerts), key=lambda a: (a.device, a.name)):
+            await self._outbox.event("alert_cleared", {"gateway": gateway.slug, **alert.as_json()})
+
+
+def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
+    din = snapshot.status.din if snapshot.status else None
+    if din is None and snapshot.powerwalls is not None:
+        din = snapshot.powerwalls.gateway_din
+    if gateway.slug is None:
+        gateway.slug = gateway_slug(din, str(gateway.client.address.host))
+        gateway.client.state.save_slug(gateway.slug)
+        if din is None:
+            _LOGGER.warning(
+                "%s reports no DIN; its topics use %r — set `name` to choose another",
+                gateway.client.address,
+                gateway.slug,
+            )
+    gateway.device = device_info(snapshot, gateway.slug)
