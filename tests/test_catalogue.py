@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from pw2mqtt.catalogue import ENTITIES, KEY_PATTERN, entities_for, format_value, powerwall_entities
 from pw2mqtt.gateway.models import READ_ENDPOINTS
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from tests.fixtures import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 CAPTURE_2144 = FIXTURES / "vloschiavo" / "21.44-foogod" / "running"
 FILES = {
     "status": "status.json",
