@@ -1,12 +1,17 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - a simulated gateway, an embedded broker and the bridge together (no hardware, no broker)
-#   make test   - the whole test suite against a real Mosquitto and the simulator
+#   make test   - the whole test suite against a real Mosquitto and the simulator (a test whose
+#                 integration rig is not installed skips, naming the target below that installs it)
+#   make test-integration - installs the three rigs (pinned, cached in ~/.cache/pw2mqtt-rigs) and
+#                 runs their tests: test-ha (Home Assistant), test-nodered (Node-RED), test-container
+#                 (podman)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-smoke broker venv clean
+.PHONY: demo test test-integration test-ha test-nodered test-container lint bench bench-smoke \
+        broker venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +26,23 @@ demo: $(STAMP)
 
 test: $(STAMP) broker
 	$(BIN)/pytest
+
+# The tests of one rig: those that ask `tests.rigs.missing("RIG")` (wherever they are in tests/).
+rig_tests = $(or $(shell grep -rlF --include='*.py' 'rigs.missing("$(1)")' tests),$(error no test uses the $(1) rig))
+
+test-integration: test-ha test-nodered test-container
+
+test-ha: $(STAMP)  # Home Assistant in a cached venv (needs CPython 3.13), and Mosquitto
+	scripts/install-ha.sh
+	$(BIN)/pytest $(call rig_tests,ha)
+
+test-nodered: $(STAMP)  # node-red from npm in the cache (and Node.js from Debian if missing)
+	scripts/install-nodered.sh
+	$(BIN)/pytest $(call rig_tests,nodered)
+
+test-container: $(STAMP) broker  # podman, buildah, runc and debootstrap from Debian
+	scripts/install-podman.sh
+	$(BIN)/pytest $(call rig_tests,container)
 
 bench: $(STAMP) broker
 	$(BIN)/python -m bench

@@ -1,4 +1,4 @@
 #!/bin/sh
-# Installs podman and what ../shared/tools/container-rig needs with it (buildah, runc, debootstrap)
-# from Debian's packages when podman is missing; tests/test_container.py builds and runs the image.
-exec "$(dirname "$0")/apt-install.sh" podman podman buildah runc debootstrap
+# Installs the container rig of tests/deploy/test_container.py: podman and what tests/rigs/container/podman.sh
+# needs with it (buildah, runc, debootstrap), from Debian's packages, when one of them is missing.
+exec "$(dirname "$0")/apt-install.sh" "podman buildah runc debootstrap" podman buildah runc debootstrap

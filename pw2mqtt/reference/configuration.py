@@ -137,7 +137,7 @@ def _default(name: str, field: FieldInfo) -> str:
 
 
 # Descriptions of settings whose field in pw2mqtt/config.py has no docstring yet. A docstring
-# there wins; tests/test_config_reference.py requires every setting to have one or the other.
+# there wins; tests/reference/test_configuration.py requires every setting to have one or the other.
 _MORE: dict[str, str] = {
     "log_level": "How much the bridge logs; `debug` logs the most.",
     "gateways[].role": "Log in as `customer` or `installer` (the installer login needs the "

@@ -15,10 +15,11 @@ from pw2mqtt.gateway.rest.models import SOLAR_POWERWALL
 from pw2mqtt.gateway.rest.vitals import decode_vitals
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests import fixtures
 from tests.harness import TEST_POLL, bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "pypowerwall"
+FIXTURES = fixtures.FIXTURES / "pypowerwall"
 CAPTURE = FIXTURES / "pwsimulator" / "api.devices.vitals.protobuf.bin"
 SOLAR_JSON = FIXTURES / "pwsimulator" / "api.solar_powerwall.json"
 BASE = "pw2mqtt"

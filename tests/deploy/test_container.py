@@ -1,10 +1,11 @@
 """The Docker image, built and run with the container rig (podman, no Docker engine needed).
 
-Runs only where `../shared/tools/container-rig/rig.sh` exists and podman is installed; it
-skips with the reason otherwise. It builds the top-level Dockerfile, runs the image on the host
-network against the test's Mosquitto and an in-process simulator (both on 127.0.0.1), and checks
-what a user relies on: the bridge comes online and publishes values, `HEALTHCHECK` passes,
-`podman stop` (SIGTERM to PID 1) publishes `offline` and the container exits 0.
+Runs where the container rig (tests/rigs/container/podman.sh) is installed by `make
+test-container`; it skips with the reason otherwise. It builds the top-level Dockerfile, runs the
+image on the host network against the test's Mosquitto and an in-process simulator (both on
+127.0.0.1), and checks what a user relies on: the bridge comes online and publishes values,
+`HEALTHCHECK` passes, `podman stop` (SIGTERM to PID 1) publishes `offline` and the container
+exits 0.
 First run: ~40-60 s to make the rig's base image, ~15 s to build; later runs ~30 s.
 """
 
@@ -13,17 +14,17 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import uuid
 from pathlib import Path
 
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests import rigs
 from tests.mqtt_probe import Broker, MqttProbe
 
 ROOT = Path(__file__).resolve().parents[2]
-RIG = Path(os.environ.get("CONTAINER_RIG", ROOT.parent / "shared/tools/container-rig/rig.sh"))
+RIG = rigs.CONTAINER_RIG
 BASE_IMAGE = "python:3.12-slim"  # the Dockerfile's FROM; the rig tags a local base as this
 IMAGE = "localhost/pw2mqtt:test"
 SLUG = "tg123456789abc"
@@ -32,11 +33,7 @@ pytestmark = pytest.mark.timeout(600)  # the first run makes the base image
 
 
 def _rig_problem() -> str | None:
-    if not RIG.is_file():
-        return f"the container rig is not here ({RIG})"
-    if shutil.which("podman") is None:
-        return "podman is not installed (the container rig installs it with apt: rig.sh base)"
-    return None
+    return rigs.missing("container")
 
 
 async def rig(*args: str, timeout: float = 120.0, check: bool = True) -> tuple[int, str]:

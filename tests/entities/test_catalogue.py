@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +15,8 @@ from pw2mqtt.entities.catalogue import (
 )
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from tests.fixtures import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 CAPTURE_2144 = FIXTURES / "vloschiavo" / "21.44-foogod" / "running"
 FILES = {
     "status": "status.json",

@@ -1,4 +1,4 @@
-"""What a real Home Assistant makes of the bridge, through ../shared/tools/ha-rig.
+"""What a real Home Assistant makes of the bridge, through tests/rigs/ha (`make test-ha`).
 
 The rig starts its own Mosquitto and a headless Home Assistant, runs `pw2mqtt run` against them
 and reports the entities, states and discovery problems Home Assistant ended up with.
@@ -18,17 +18,11 @@ import pytest
 import yaml
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests import rigs
 from tests.harness import bridge_settings
 from tests.mqtt_probe import free_port
 
-RIG = Path(__file__).resolve().parents[3] / "shared" / "tools" / "ha-rig"
-RIG_HOME = Path(os.environ.get("HA_RIG_HOME", Path.home() / ".cache" / "ha-rig"))
-RIG_PYTHON = RIG_HOME / ".venv" / "bin" / "python"
-
-pytestmark = pytest.mark.skipif(
-    not (RIG / "run_check.py").exists() or not RIG_PYTHON.exists(),
-    reason=f"ha-rig not installed: run {RIG}/install.sh",
-)
+pytestmark = pytest.mark.skipif(bool(rigs.missing("ha")), reason=str(rigs.missing("ha")))
 
 
 @pytest.fixture
@@ -62,7 +56,7 @@ async def run_rig(
     call_args = [arg for call in calls for arg in ("--call", call)]
     out = tmp_path / "result.json"
     rig = await asyncio.create_subprocess_exec(
-        str(RIG / "run_check.py"),
+        str(rigs.HA_PYTHON), str(rigs.HA_CHECK),
         "--mqtt-port", str(mqtt_port),
         "--ha-port", str(free_port()),
         "--workdir", str(tmp_path / "rig"),

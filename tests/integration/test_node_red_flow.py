@@ -1,19 +1,16 @@
 """config/node-red/pw2mqtt-flow.json in a real Node-RED, against the bridge and the simulator.
 
-`../shared/tools/nodered-rig/run_flow.sh` runs Node-RED (pinned, installed into a cache on first
-use: ~15 s) headless on 127.0.0.1 with the flow as shipped, its broker node pointed at the test's
-Mosquitto. The test watches what the flow publishes under `node-red/pw2mqtt/…`, causes a grid
+`tests/rigs/node_red/run_flow.py` runs Node-RED (pinned, installed into a cache by `make
+test-nodered`) headless on 127.0.0.1 with the flow as shipped, its broker node pointed at the
+test's Mosquitto. The test watches what the flow publishes under `node-red/pw2mqtt/…`, causes a grid
 outage in the simulator, and presses the flow's "reserve 80 %" button through Node-RED's admin
-API (`POST /inject/<id>`, what the editor's button does). Skips when node/npm or the rig are
-missing.
+API (`POST /inject/<id>`, what the editor's button does). Skips when the rig is not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import signal
 import urllib.request
 from pathlib import Path
@@ -21,24 +18,20 @@ from pathlib import Path
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests import rigs
 from tests.harness import running_bridge
 from tests.mqtt_probe import Broker, MqttProbe, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 FLOW = ROOT / "config" / "node-red" / "pw2mqtt-flow.json"
-RIG = Path(os.environ.get("NODERED_RIG", ROOT.parent / "shared/tools/nodered-rig/run_flow.sh"))
+RIG = rigs.NODE_RED_RUN
 SLUG = "tg123456789abc"
 
-pytestmark = pytest.mark.timeout(240)  # the first run installs Node-RED
+pytestmark = pytest.mark.timeout(240)
 
 
 def _skip_reason() -> str | None:
-    if not RIG.is_file():
-        return f"the Node-RED rig is not here ({RIG})"
-    missing = [tool for tool in ("node", "npm", "curl") if shutil.which(tool) is None]
-    if missing:
-        return f"{' and '.join(missing)} not installed (the Node-RED rig needs them)"
-    return None
+    return rigs.missing("nodered")
 
 
 def test_the_flow_is_importable_and_dashboard_free() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,8 +21,8 @@ from pw2mqtt.mqtt.discovery import (
     removal_payload,
 )
 from pw2mqtt.mqtt.topics import Topics
+from tests.fixtures import FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 SLUG = "tg123456789abc"
 DIN = "1232100-00-E--TG123456789ABC"
 DEVICE = DeviceInfo(

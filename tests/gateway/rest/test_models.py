@@ -38,8 +38,8 @@ from pw2mqtt.gateway.rest.models import (
     decode_as,
 )
 from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot
+from tests.fixtures import FIXTURES
 
-FIXTURES = (Path(__file__).resolve().parents[3] / "../shared/fixtures").resolve()
 V2144 = "vloschiavo/21.44-foogod"
 MST = timezone(timedelta(hours=-7))
 

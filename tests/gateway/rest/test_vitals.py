@@ -26,16 +26,14 @@ from pw2mqtt.gateway.rest.vitals import (
     read_vitals,
 )
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from tests.fixtures import FIXTURES
 
-FIXTURES = (Path(__file__).resolve().parents[3] / "../shared/fixtures").resolve()
 CAPTURE = FIXTURES / "pypowerwall/pwsimulator/api.devices.vitals.protobuf.bin"
 NOON = 1_717_225_200.0 + 12 * 3600  # 2024-06-01 12:00 in America/Los_Angeles
 
 
 @pytest.fixture(scope="module")
 def capture() -> bytes:
-    if not CAPTURE.is_file():
-        pytest.skip(f"the shared capture is not available: {CAPTURE}")
     return CAPTURE.read_bytes()
 
 
