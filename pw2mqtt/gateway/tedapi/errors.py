@@ -209,7 +209,7 @@ class KeyFilePermissionsError(KeyStoreError):
         self.mode = mode
 
 
-class KeyFileUnreadableError(KeyStoreError):
+class KeyFileAccessError(KeyStoreError):
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"cannot use the signing key file {path}: {reason}", path)
 

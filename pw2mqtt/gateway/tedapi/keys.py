@@ -29,10 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from pw2mqtt.gateway.tedapi.errors import (
+    KeyFileAccessError,
     KeyFileExistsError,
     KeyFileMissingError,
     KeyFilePermissionsError,
-    KeyFileUnreadableError,
     UnsupportedKeyError,
 )
 from pw2mqtt.gateway.tedapi.signing import public_key_der
@@ -168,7 +168,7 @@ def save_key(key: SigningKey, path: Path, *, replace: bool = False) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         _write_durably(path, pem)
     except OSError as err:
-        raise KeyFileUnreadableError(path, f"cannot write it ({err.strerror or err})") from None
+        raise KeyFileAccessError(path, f"cannot write it ({err.strerror or err})") from None
 
 
 def load_key(path: Path) -> SigningKey:
@@ -182,9 +182,9 @@ def load_key(path: Path) -> SigningKey:
     except FileNotFoundError:
         raise KeyFileMissingError(path) from None
     except IsADirectoryError:
-        raise KeyFileUnreadableError(path, "it is a directory") from None
+        raise KeyFileAccessError(path, "it is a directory") from None
     except OSError as err:
-        raise KeyFileUnreadableError(path, f"cannot read it ({err.strerror or err})") from None
+        raise KeyFileAccessError(path, f"cannot read it ({err.strerror or err})") from None
     if len(pem) > _MAX_KEY_FILE_BYTES:
         raise UnsupportedKeyError("the file is too large to be a PEM private key", path)
     return import_key(pem, path)

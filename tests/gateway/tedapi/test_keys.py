@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from pw2mqtt.errors import GatewayError
 from pw2mqtt.gateway.tedapi import keys
 from pw2mqtt.gateway.tedapi.errors import (
+    KeyFileAccessError,
     KeyFileExistsError,
     KeyFileMissingError,
     KeyFilePermissionsError,
-    KeyFileUnreadableError,
     KeyStoreError,
     UnsupportedKeyError,
 )
@@ -161,7 +161,7 @@ def test_a_failed_write_leaves_no_temporary_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", fail)
-    with pytest.raises(KeyFileUnreadableError, match="No space left"):
+    with pytest.raises(KeyFileAccessError, match="No space left"):
         save_key(key, tmp_path / "k.pem")
     assert list(tmp_path.iterdir()) == []
 
@@ -197,7 +197,7 @@ def test_a_missing_key_file_says_how_to_make_one(tmp_path: Path) -> None:
 
 def test_a_directory_is_not_a_key_file(tmp_path: Path) -> None:
     (tmp_path / "k.pem").mkdir(mode=0o700)
-    with pytest.raises(KeyFileUnreadableError, match="directory"):
+    with pytest.raises(KeyFileAccessError, match="directory"):
         load_key(tmp_path / "k.pem")
 
 
