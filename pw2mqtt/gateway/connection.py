@@ -1,0 +1,246 @@
+"""The wire to one gateway, shared by its REST client and its signed TEDAPI transport.
+
+One keep-alive HTTPS connection with the gateway's TLS pin, a cap on concurrent requests, a pause
+when the gateway asks for one, and exponential backoff after network failures: whatever goes to
+the gateway passes this gate, so both transports are equally gentle. Every aiohttp, TLS or OS
+error leaves it as a `GatewayError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+
+from pw2mqtt.backoff import Backoff
+from pw2mqtt.config import GatewaySettings
+from pw2mqtt.errors import (
+    CertificatePinMismatchError,
+    GatewayConnectionError,
+    GatewayError,
+    GatewayPausedError,
+    GatewayTimeoutError,
+    GatewayTlsError,
+)
+from pw2mqtt.gateway.address import GatewayAddress, server_name_for
+from pw2mqtt.gateway.state import GatewayState
+from pw2mqtt.gateway.tls import (
+    fetch_peer_certificate,
+    format_fingerprint,
+    handshake_failure_text,
+    ssl_for_request,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+_MAX_ERROR_TEXT: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    cookies: Mapping[str, str]
+    headers: Mapping[str, str]
+
+
+class GatewayConnection:
+    """Sends requests to one gateway, or refuses at once while it is paused or backing off."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        state: GatewayState,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.address: GatewayAddress = settings.address
+        self.server_name = server_name_for(self.address, settings.server_name)
+        self.state = state
+        self.clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        self._paused_until = 0.0
+        self._pause_reason = ""
+        self._backoff = Backoff(maximum=settings.backoff_max)
+        self._retry_at = 0.0
+        self._last_network_error = ""
+        self._ssl: Any = None
+        self.fingerprint: str | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds left of a pause (429/503/lockout), 0 when requests may be sent."""
+        return max(0.0, self._paused_until - self.clock())
+
+    def check_gate(self) -> None:
+        """Raise at once, sending nothing, while the gateway is paused or backing off."""
+        now = self.clock()
+        if self._paused_until > now:
+            raise GatewayPausedError(self._pause_reason, self._paused_until - now)
+        if self._retry_at > now:
+            raise GatewayConnectionError(
+                f"{self.address} unreachable ({self._last_network_error}); "
+                f"next attempt in {self._retry_at - now:.0f} s"
+            )
+
+    def pause(self, reason: str) -> None:
+        seconds = self.settings.pause_seconds
+        self._paused_until = self.clock() + seconds
+        self._pause_reason = reason
+        _LOGGER.warning(
+            "%s: %s; leaving the gateway alone for %.0f s", self.address, reason, seconds
+        )
+
+    async def fetch_certificate(self) -> str:
+        """Handshake once and return the server's SHA-256 fingerprint (sends no request)."""
+        peer = await fetch_peer_certificate(
+            self.address.host, self.address.port, self.server_name, self.settings.timeout
+        )
+        return peer.fingerprint
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """One request on the shared connection; any status comes back as an `Answer`."""
+        session = await self._http()
+        url = self.address.base_url + path
+        try:
+            async with (
+                self._slots,
+                session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    data=data,
+                    headers=dict(headers or {}),
+                    ssl=self._ssl,
+                    server_hostname=self.server_name,
+                    allow_redirects=False,
+                ) as response,
+            ):
+                answer = Answer(
+                    response.status,
+                    await response.read(),
+                    {name: morsel.value for name, morsel in response.cookies.items()},
+                    dict(response.headers),
+                )
+        except aiohttp.ServerFingerprintMismatch as err:
+            raise CertificatePinMismatchError(
+                str(self.address),
+                format_fingerprint(self.fingerprint or ""),
+                format_fingerprint(err.got.hex()),
+            ) from err
+        except (TimeoutError, aiohttp.ServerTimeoutError) as err:
+            raise self._network_failure(
+                GatewayTimeoutError(
+                    f"{self.address} did not answer {path} within {self.settings.timeout:.0f} s"
+                ),
+                "timeout",
+            ) from err
+        except aiohttp.ClientSSLError as err:
+            text = handshake_failure_text(
+                self.address.host, self.address.port, self.server_name, err
+            )
+            raise self._network_failure(GatewayTlsError(text), "TLS handshake failed") from err
+        except aiohttp.ClientConnectorError as err:
+            if not isinstance(err.os_error, ConnectionResetError | ssl.SSLError):
+                reason = _connection_reason(err)
+                raise self._network_failure(
+                    GatewayConnectionError(f"cannot reach {self.address}: {reason}"), reason
+                ) from err
+            text = handshake_failure_text(
+                self.address.host, self.address.port, self.server_name, err.os_error
+            )
+            raise self._network_failure(GatewayTlsError(text), "TLS handshake failed") from err
+        except (aiohttp.ClientError, OSError) as err:
+            reason = _connection_reason(err)
+            raise self._network_failure(
+                GatewayConnectionError(f"cannot reach {self.address}: {reason}"), reason
+            ) from err
+        self._backoff.reset()
+        self._retry_at = 0.0
+        return answer
+
+    def _network_failure(self, error: GatewayError, reason: str) -> GatewayError:
+        delay = self._backoff.fail()
+        self._retry_at = self.clock() + delay
+        self._last_network_error = reason
+        return error
+
+    async def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._ssl = await self._resolve_ssl()
+            connector = aiohttp.TCPConnector(
+                limit=self.settings.max_concurrency,
+                keepalive_timeout=60.0,
+                force_close=False,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self.settings.timeout),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"Accept": "application/json"},
+            )
+        return self._session
+
+    async def _resolve_ssl(self) -> Any:
+        tls = self.settings.tls
+        if tls.mode != "pin":
+            return ssl_for_request(tls.mode, None, tls.ca_file)
+        pinned = tls.fingerprint or self.state.load_pin()
+        if pinned is None:
+            pinned = await self.fetch_certificate()
+            path = self.state.save_pin(pinned)
+            _LOGGER.warning(
+                "%s: pinned its TLS certificate on first use: sha256 %s (stored in %s)",
+                self.address,
+                format_fingerprint(pinned),
+                path,
+            )
+        self.fingerprint = pinned
+        return ssl_for_request("pin", pinned, None)
+
+
+def error_text(body: bytes) -> str:
+    """The gateway's `message`/`error` text, or a short printable excerpt of the body."""
+    text = body[:2048].decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        parts = [str(data[key]) for key in ("error", "message") if data.get(key)]
+        if parts:
+            text = ": ".join(dict.fromkeys(parts))
+    text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return text[:_MAX_ERROR_TEXT]
+
+
+def _connection_reason(err: BaseException) -> str:
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return err.strerror or str(err.os_error) or "connection failed"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "the gateway closed the connection"
+    if isinstance(err, aiohttp.ClientPayloadError):
+        return "the answer was cut off"
+    return str(err) or type(err).__name__
