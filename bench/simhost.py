@@ -47,7 +47,6 @@ async def _serve(args: argparse.Namespace) -> None:
             {
                 "port": sim.port,
                 "fingerprint": sim.fingerprint,
-                "control": sim.control_url,
                 "din": sim.din,
                 "password": sim.options.customer_password,
             }

@@ -32,6 +32,7 @@ from pw2mqtt.bridge.runtime import Bridge
 from pw2mqtt.config import Settings
 from pw2mqtt.errors import ConfigError
 from pw2mqtt.mqtt.topics import Topics
+from pw2mqtt.simulator.control import ControlServer
 from pw2mqtt.simulator.profiles import DEFAULT_PROFILE
 from pw2mqtt.simulator.server import GatewaySimulator, SimulatorOptions
 
@@ -177,6 +178,7 @@ class Demo:
         self.live = _is_live(options, out)
         self.topics = Topics()
         self.model = FlowModel(self.topics)
+        self._control_url: str | None = None
         self._changed = asyncio.Event()
         self._bridge: asyncio.Task[None] | None = None
 
@@ -230,6 +232,9 @@ class Demo:
             await simulator.close()
             raise DemoError(f"cannot start the simulated gateway: {error}") from None
         stack.push_async_callback(self._stop, "simulated gateway", simulator.close())
+        control = ControlServer(simulator)
+        await stack.enter_async_context(control)
+        self._control_url = control.url
         return simulator
 
     async def _start_broker(self, stack: contextlib.AsyncExitStack) -> int:
@@ -342,9 +347,9 @@ class Demo:
                 "note: the broker accepts anyone who can reach it, without authentication: "
                 "use this only on a network you trust"
             )
-        if simulator.control_url:
+        if self._control_url:
             lines.append(
-                f"play with the site: curl -X POST {simulator.control_url}/outage "
+                f"play with the site: curl -X POST {self._control_url}/outage "
                 "-d '{\"active\": true}'  (see docs/simulator.md)"
             )
         lines.append("")

@@ -101,7 +101,7 @@ def options_from_args(args: argparse.Namespace) -> list[SimulatorOptions]:
     return fleet_options(args.count, base)
 
 
-def describe(sims: list[GatewaySimulator], out: TextIO) -> None:
+def describe(sims: list[GatewaySimulator], controls: dict[str, str], out: TextIO) -> None:
     first = sims[0].options
     print(
         f"pw2mqtt gateway simulator: {len(sims)} gateway(s), firmware profile {first.profile}, "
@@ -113,8 +113,8 @@ def describe(sims: list[GatewaySimulator], out: TextIO) -> None:
     for sim in sims:
         print(f"  {sim.url}  DIN {sim.din}", file=out)
         print(f"    sha256 fingerprint {sim.fingerprint}", file=out)
-        if sim.control_url:
-            print(f"    control API        {sim.control_url}", file=out)
+        if sim.din in controls:
+            print(f"    control API        {controls[sim.din]}", file=out)
     print("Ctrl-C to stop.", file=out, flush=True)
 
 
@@ -130,13 +130,20 @@ async def run_simulate(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        from pw2mqtt.simulator.server import run_simulators  # noqa: PLC0415 - the HTTPS stack
+        # The HTTPS stack loads only here.
+        from pw2mqtt.simulator.control import ControlServer  # noqa: PLC0415
+        from pw2mqtt.simulator.server import run_simulators  # noqa: PLC0415
 
-        async with run_simulators(options) as sims:
+        async with run_simulators(options) as sims, contextlib.AsyncExitStack() as stack:
+            controls = {
+                sim.din: (await stack.enter_async_context(ControlServer(sim))).url
+                for sim in sims
+                if sim.options.control_port is not None
+            }
             if args.cert_out is not None:
                 args.cert_out.write_bytes(b"".join(s.cert_pem for s in sims))
                 print(f"certificate(s) written to {args.cert_out}", file=sys.stdout)
-            describe(sims, sys.stdout)
+            describe(sims, controls, sys.stdout)
             await stop.wait()
     except OSError as err:
         print(f"pw2mqtt simulate: cannot listen: {err}", file=sys.stderr)

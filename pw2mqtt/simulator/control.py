@@ -1,16 +1,20 @@
-"""The control API: plain HTTP + JSON on loopback, one server per simulated gateway."""
+"""The control API: plain HTTP + JSON on loopback, one server per simulated gateway.
+
+It drives a `GatewaySimulator` from outside; the simulator itself knows nothing of it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from pw2mqtt.simulator.server import GatewaySimulator
+from pw2mqtt.simulator.faults import FaultConfig
+from pw2mqtt.simulator.server import GatewaySimulator
 
 SIM_KEY: Final = web.AppKey["GatewaySimulator"]("sim")
 
@@ -74,7 +78,6 @@ async def _outage(sim: GatewaySimulator, body: Any) -> None:
 
 
 async def _faults(sim: GatewaySimulator, body: Any) -> None:
-    from pw2mqtt.simulator.faults import FaultConfig  # noqa: PLC0415
 
     if not isinstance(body, dict):
         raise ControlError("expected a JSON object")
@@ -193,11 +196,29 @@ async def _calls(sim: GatewaySimulator, request: web.Request) -> web.StreamRespo
 
 
 class ControlServer:
+    """Use as an async context manager; it listens on `sim.options.control_port` (0 = free)."""
+
     def __init__(self, sim: GatewaySimulator, host: str = "127.0.0.1") -> None:
         self._sim = sim
         self._host = host
         self._runner: web.AppRunner | None = None
         self._port = 0
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.start(self._sim.options.control_port or 0)
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
 
     @property
     def url(self) -> str:

@@ -15,7 +15,6 @@ from pw2mqtt.simulator.app import build_app
 from pw2mqtt.simulator.auth import LockoutPolicy
 from pw2mqtt.simulator.certs import GATEWAY_NAMES, make_certificate, server_context
 from pw2mqtt.simulator.clock import SimClock
-from pw2mqtt.simulator.control import ControlServer
 from pw2mqtt.simulator.core import CallRecord, GatewayCore
 from pw2mqtt.simulator.faults import FaultConfig
 from pw2mqtt.simulator.options import (
@@ -80,7 +79,6 @@ class GatewaySimulator:
         self._port = opts.port
         self._up = asyncio.Event()
         self._restart: asyncio.Task[None] | None = None
-        self._control: ControlServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -92,9 +90,6 @@ class GatewaySimulator:
         )
         await self._runner.setup()
         await self._listen()
-        if self.options.control_port is not None:
-            self._control = ControlServer(self)
-            await self._control.start(self.options.control_port)
 
     async def close(self) -> None:
         if self._restart is not None:
@@ -102,9 +97,6 @@ class GatewaySimulator:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._restart
             self._restart = None
-        if self._control is not None:
-            await self._control.close()
-            self._control = None
         self._core.drop_hanging()
         await self._stop_listening()
         if self._runner is not None:
@@ -206,10 +198,6 @@ class GatewaySimulator:
     @property
     def cert_pem(self) -> bytes:
         return self._cert.cert_pem
-
-    @property
-    def control_url(self) -> str | None:
-        return None if self._control is None else self._control.url
 
     @property
     def din(self) -> str:

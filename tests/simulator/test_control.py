@@ -9,21 +9,25 @@ import aiohttp
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator
+from pw2mqtt.simulator.control import ControlServer
 
 from .conftest import Client, options
+
+_URLS: dict[int, str] = {}
 
 
 @pytest.fixture
 async def controlled() -> AsyncIterator[GatewaySimulator]:
-    async with GatewaySimulator(options(control_port=0)) as sim:
+    async with GatewaySimulator(options(control_port=0)) as sim, ControlServer(sim) as server:
+        _URLS[id(sim)] = server.url
         yield sim
+        del _URLS[id(sim)]
 
 
 async def control(sim: GatewaySimulator, method: str, path: str, body: Any = None) -> Any:
-    assert sim.control_url is not None
     async with (
         aiohttp.ClientSession() as session,
-        session.request(method, sim.control_url + path, json=body) as response,
+        session.request(method, _URLS[id(sim)] + path, json=body) as response,
     ):
         if response.status == 204:
             return None
@@ -34,8 +38,7 @@ async def control(sim: GatewaySimulator, method: str, path: str, body: Any = Non
 
 
 async def test_control_url_is_plain_http_on_loopback(controlled: GatewaySimulator) -> None:
-    assert controlled.control_url is not None
-    assert controlled.control_url.startswith("http://127.0.0.1:")
+    assert _URLS[id(controlled)].startswith("http://127.0.0.1:")
 
 
 async def test_state_and_setters(controlled: GatewaySimulator) -> None:
