@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
@@ -18,6 +18,8 @@ from pw2mqtt.config import GatewaySettings, Settings, load_settings, validation_
 from pw2mqtt.errors import ConfigError
 
 EXIT_CONFIG = 2
+
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pw2mqtt {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in (_add_check, _add_run, _add_healthcheck, _add_simulate, _add_demo):
+        add(commands)
+    return parser
 
+
+def _add_check(commands: Subcommands) -> None:
     check = commands.add_parser(
         "check",
         help="connect to a gateway and print what it offers",
@@ -72,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("-v", "--verbose", action="store_true", help="log every step")
     check.set_defaults(handler=_run_check)
 
+
+def _add_run(commands: Subcommands) -> None:
     run = commands.add_parser(
         "run",
         help="run the bridge",
@@ -81,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     run.set_defaults(handler=_run_bridge)
 
+
+def _add_healthcheck(commands: Subcommands) -> None:
     health = commands.add_parser(
         "healthcheck",
         help="exit 0 when the running bridge is healthy",
@@ -94,6 +105,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     health.set_defaults(handler=_run_healthcheck)
 
+
+def _add_simulate(commands: Subcommands) -> None:
     simulate = commands.add_parser(
         "simulate",
         help="run a simulated gateway on loopback",
@@ -104,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=lambda args: asyncio.run(run_simulate(args)))
 
+
+def _add_demo(commands: Subcommands) -> None:
     demo = commands.add_parser(
         "demo",
         help="try pw2mqtt without hardware or a broker",
@@ -137,7 +152,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     demo.set_defaults(handler=_run_demo)
-    return parser
 
 
 def _run_demo(args: argparse.Namespace) -> int:
