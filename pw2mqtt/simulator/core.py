@@ -10,6 +10,7 @@ from typing import Any
 from pw2mqtt.simulator.auth import LockoutPolicy, Sessions
 from pw2mqtt.simulator.clock import SimClock
 from pw2mqtt.simulator.faults import FaultInjector
+from pw2mqtt.simulator.keys import KeyRegistry
 from pw2mqtt.simulator.payloads import Identity
 from pw2mqtt.simulator.profiles import Profile, get_profile
 from pw2mqtt.simulator.site import Site, SiteConfig, SiteState
@@ -65,6 +66,7 @@ class GatewayCore:
             seed=seed,
         )
         self.calls: list[CallRecord] = []
+        self.keys = KeyRegistry()  # signing keys paired for TEDAPI v1r
         self.logins = 0
         # The /api/devices/vitals body (protobuf); only profiles whose table lists it serve it.
         self.vitals: VitalsProvider | None = self._vitals_body

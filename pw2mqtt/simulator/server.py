@@ -17,6 +17,7 @@ from pw2mqtt.simulator.certs import GATEWAY_NAMES, make_certificate, server_cont
 from pw2mqtt.simulator.clock import SimClock
 from pw2mqtt.simulator.core import CallRecord, GatewayCore
 from pw2mqtt.simulator.faults import FaultConfig
+from pw2mqtt.simulator.keys import KeyRegistry
 from pw2mqtt.simulator.options import (
     DEFAULT_DIN,
     SimulatorOptions,
@@ -227,6 +228,10 @@ class GatewaySimulator:
     @property
     def state(self) -> SiteState:
         return self._core.state()
+
+    @property
+    def keys(self) -> KeyRegistry:
+        return self._core.keys
 
     @property
     def faults(self) -> FaultConfig:
