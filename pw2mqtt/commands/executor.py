@@ -20,7 +20,6 @@ from typing import Any, Final
 
 from pw2mqtt.commands.parse import Change, Kind
 from pw2mqtt.config import CommandSettings
-from pw2mqtt.entities.percent import app_from_raw
 from pw2mqtt.errors import (
     CommandError,
     EndpointUnsupportedError,
@@ -28,6 +27,7 @@ from pw2mqtt.errors import (
     PermissionDeniedError,
     SitemasterStoppedError,
 )
+from pw2mqtt.gateway.percent import app_from_raw
 from pw2mqtt.gateway.poller import GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
 from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus

@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 from pw2mqtt.entities.catalogue import SETTABLE_MODES
-from pw2mqtt.entities.percent import raw_from_app
 from pw2mqtt.errors import CommandError
+from pw2mqtt.gateway.percent import raw_from_app
 
 MAX_PAYLOAD: Final = 4096
 MAX_TRANSACTION: Final = 256

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from pw2mqtt.entities.percent import app_from_raw
 from pw2mqtt.errors import GatewayResponseError
+from pw2mqtt.gateway.percent import app_from_raw
 from pw2mqtt.gateway.rest.values import (
     NULL_AS_EMPTY,
     EpochMillis,

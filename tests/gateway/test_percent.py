@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pw2mqtt.entities.percent import app_from_raw, raw_from_app
+from pw2mqtt.gateway.percent import app_from_raw, raw_from_app
 
 app_values = st.floats(min_value=0, max_value=100)
 raw_values = st.floats(min_value=-1e6, max_value=1e6)
