@@ -15,6 +15,7 @@ import signal
 import sys
 from zoneinfo import ZoneInfo
 
+from pw2mqtt.simulator.control import ControlServer
 from pw2mqtt.simulator.server import SimulatorOptions, fleet_options, run_simulators
 
 SITE_TZ = "America/Los_Angeles"
@@ -39,7 +40,8 @@ async def _serve(args: argparse.Namespace) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_reader(sys.stdin.fileno(), lambda: stop.set() if not sys.stdin.readline() else None)
-    async with run_simulators(_options(args)) as sims:
+    async with run_simulators(_options(args)) as sims, contextlib.AsyncExitStack() as stack:
+        controls = [await stack.enter_async_context(ControlServer(sim)) for sim in sims]
         for sim in sims:
             if args.latency or args.jitter:
                 sim.set_faults(latency=args.latency, jitter=args.jitter)
@@ -47,10 +49,11 @@ async def _serve(args: argparse.Namespace) -> None:
             {
                 "port": sim.port,
                 "fingerprint": sim.fingerprint,
+                "control": control.url,
                 "din": sim.din,
                 "password": sim.options.customer_password,
             }
-            for sim in sims
+            for sim, control in zip(sims, controls, strict=True)
         ]
         print(json.dumps({"gateways": described}), flush=True)
         await stop.wait()
