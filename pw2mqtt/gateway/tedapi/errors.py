@@ -68,7 +68,7 @@ class UnexpectedAnswerError(TedapiResponseError):
 
 
 class SignedControlUnsupportedError(EndpointUnsupportedError, TedapiError):
-    """The gateway answered 404 on /tedapi/v1r or /tedapi/din: its firmware has no signed control."""
+    """404 on /tedapi/v1r or /tedapi/din: the gateway's firmware has no signed control."""
 
     def __init__(self, endpoint: str = V1R_PATH) -> None:
         super().__init__(

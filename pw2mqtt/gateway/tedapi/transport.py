@@ -15,8 +15,8 @@ import email.utils
 import json
 import time
 import uuid
-from datetime import UTC
 from collections.abc import Callable, Mapping
+from datetime import UTC
 from typing import Any, Final, Literal, Protocol
 
 from pw2mqtt.errors import EndpointUnsupportedError
