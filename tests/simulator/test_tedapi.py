@@ -218,7 +218,7 @@ async def test_invalid_config_is_refused_and_changes_nothing(
     config = json.loads(read.blob)
     config["site_info"]["backup_reserve_percent"] = 140
     write = messages.update_config(gw.din, json.dumps(config).encode(), read.hash)
-    with pytest.raises(CommandRejectedError, match="0..100"):
+    with pytest.raises(CommandRejectedError, match=r"within 0\.\.100"):
         parse_answer(await post(http, signed(gw, key, write)))
     assert gw.state.backup_reserve_percent == 24.0
     assert gw.signed.config.hash() == read.hash
