@@ -178,7 +178,7 @@ class GatewayClient:
     ) -> TedapiTransport:
         """Signed control of this gateway over the same connection (TLS pin, gate) as REST."""
         current = self._tedapi
-        if current is None or current.key is not key or current.wall_clock is not wall_clock:
+        if current is None or current.key is not key or current.wall_clock != wall_clock:
             current = TedapiTransport(
                 self.connection, key, self, lock=self._signed_lock, wall_clock=wall_clock
             )
