@@ -8,6 +8,8 @@ allowed), 502 with an empty body (sitemaster stopped, data endpoints only), then
 from __future__ import annotations
 
 import asyncio
+import email.utils
+import gzip
 import json
 import math
 import urllib.parse
@@ -17,7 +19,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from pw2mqtt.simulator import payloads
+from pw2mqtt.simulator import payloads, tedapi
 from pw2mqtt.simulator import profiles as p
 from pw2mqtt.simulator.auth import Session
 from pw2mqtt.simulator.core import CallRecord, GatewayCore
@@ -94,8 +96,8 @@ def random_error(status: int) -> web.Response:
 
 def decode_body(raw: bytes, content_type: str) -> Any:
     """JSON when it parses as JSON (curl examples post JSON as form type), else a form body."""
-    if not raw:
-        return None
+    if not raw or content_type == "application/octet-stream":
+        return None  # protobuf: the call log keeps only that it came
     text = raw.decode("utf-8", errors="replace")
     if "json" in content_type or text.lstrip()[:1] in ("{", "["):
         try:
@@ -154,6 +156,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     response: web.StreamResponse
     if outcome == "busy":
         response = error(503, "Service Unavailable", "current config mode is busy")
+    elif outcome == "limited":
+        response = rate_limited()
     elif outcome == "error":
         response = random_error(status)
     else:
@@ -326,6 +330,25 @@ async def sitemaster_stop(ctx: Context) -> web.StreamResponse:
     return empty(202)
 
 
+async def tedapi_din(ctx: Context) -> web.StreamResponse:
+    din = ctx.core.identity.din.encode("ascii")
+    # Newer firmware gzips it without a Content-Encoding header: clients must check the bytes.
+    body = gzip.compress(din, mtime=0) if ctx.core.profile.din_gzip else din
+    return web.Response(body=body, content_type="text/plain", headers=BASE_HEADERS)
+
+
+async def tedapi_v1r(ctx: Context) -> web.StreamResponse:
+    core = ctx.core
+    now = core.now()
+    signed = tedapi.answer(core.signed, core.keys, await ctx.request.read(), now)
+    headers = {**BASE_HEADERS, "Date": email.utils.formatdate(now, usegmt=True)}
+    if signed.status != 200:
+        return web.Response(
+            status=signed.status, body=signed.body, content_type="text/plain", headers=headers
+        )
+    return web.Response(body=signed.body, content_type="application/octet-stream", headers=headers)
+
+
 HANDLERS: Final[dict[p.Route, Handler]] = {
     ("GET", p.PORTAL): portal,
     ("POST", p.LOGIN): login,
@@ -371,6 +394,8 @@ HANDLERS: Final[dict[p.Route, Handler]] = {
     ("GET", p.SITEMASTER_RUN): sitemaster_run,
     ("POST", p.SITEMASTER_STOP): sitemaster_stop,
     ("GET", p.SITEMASTER_STOP): sitemaster_stop,  # only profiles that list it (the seed's GET)
+    ("GET", p.TEDAPI_DIN): tedapi_din,
+    ("POST", p.TEDAPI_V1R): tedapi_v1r,
 }
 
 

@@ -5,6 +5,8 @@ It drives a `GatewaySimulator` from outside; the simulator itself knows nothing 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -13,7 +15,9 @@ from typing import Any, Final, Self
 
 from aiohttp import web
 
+from pw2mqtt.gateway.tedapi.keys import fingerprint
 from pw2mqtt.simulator.faults import FaultConfig
+from pw2mqtt.simulator.keys import KeyState
 from pw2mqtt.simulator.server import GatewaySimulator
 
 SIM_KEY: Final = web.AppKey["GatewaySimulator"]("sim")
@@ -53,6 +57,15 @@ def state_json(sim: GatewaySimulator) -> dict[str, Any]:
         "calls": len(sim.calls),
         "login_locked_for": sim.core.sessions.locked_for(sim.now()),
         "site": dataclasses.asdict(sim.state),
+        "tedapi": sim.signed.state_json(sim.now()),
+        "keys": [
+            {
+                "fingerprint": fingerprint(k.public_key_der),
+                "state": k.state.name.lower(),
+                "description": k.description,
+            }
+            for k in sim.keys.clients()
+        ],
     }
 
 
@@ -128,6 +141,33 @@ async def _unlock(sim: GatewaySimulator, body: Any) -> None:
     sim.reset_lockout()
 
 
+async def _keys(sim: GatewaySimulator, body: Any) -> None:
+    if not isinstance(body, dict) or not isinstance(body.get("public_key_b64"), str):
+        raise ControlError("expected a JSON object with string 'public_key_b64'")
+    try:
+        der = base64.b64decode(body["public_key_b64"], validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ControlError("public_key_b64 is not base64") from err
+    try:
+        state = KeyState[str(body.get("state", "")).upper()]
+    except KeyError:
+        names = ", ".join(s.name.lower() for s in KeyState)
+        raise ControlError(f"state must be one of {names}") from None
+    sim.set_key_state(der, state, str(body.get("description", "")))
+
+
+async def _tedapi(sim: GatewaySimulator, body: Any) -> None:
+    if not isinstance(body, dict):
+        raise ControlError("expected a JSON object")
+    layout = body.get("fault_layout")
+    quirk = body.get("apply_at_dispatch")
+    if layout is not None and not isinstance(layout, str):
+        raise ControlError("'fault_layout' must be a string")
+    if quirk is not None and not isinstance(quirk, bool):
+        raise ControlError("'apply_at_dispatch' must be a boolean")
+    sim.set_signed_options(fault_layout=layout, apply_at_dispatch=quirk)
+
+
 POSTS: Final[dict[str, Callable[[GatewaySimulator, Any], Awaitable[None]]]] = {
     "/soe": _soe,
     "/solar": _solar,
@@ -142,6 +182,8 @@ POSTS: Final[dict[str, Callable[[GatewaySimulator, Any], Awaitable[None]]]] = {
     "/operation": _operation,
     "/sitemaster": _sitemaster,
     "/unlock": _unlock,
+    "/keys": _keys,
+    "/tedapi": _tedapi,
 }
 
 

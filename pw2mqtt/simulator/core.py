@@ -14,6 +14,7 @@ from pw2mqtt.simulator.keys import KeyRegistry
 from pw2mqtt.simulator.payloads import Identity
 from pw2mqtt.simulator.profiles import Profile, get_profile
 from pw2mqtt.simulator.site import Site, SiteConfig, SiteState
+from pw2mqtt.simulator.tedapi import SignedControl
 from pw2mqtt.simulator.vitals import vitals_body
 
 VitalsProvider = Callable[[SiteState], bytes]
@@ -67,6 +68,7 @@ class GatewayCore:
         )
         self.calls: list[CallRecord] = []
         self.keys = KeyRegistry()  # signing keys paired for TEDAPI v1r
+        self.signed = SignedControl(self.site, din, site_config.timezone)  # config.json, events
         self.logins = 0
         # The /api/devices/vitals body (protobuf); only profiles whose table lists it serve it.
         self.vitals: VitalsProvider | None = self._vitals_body

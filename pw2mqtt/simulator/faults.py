@@ -1,4 +1,5 @@
-"""Faults on demand: latency with jitter, a share of 5xx, 503 busy, connection resets and hangs."""
+"""Faults on demand: latency with jitter, a share of 5xx, 503 busy, 429 rate limit, connection
+resets and hangs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-Outcome = Literal["ok", "busy", "error", "reset", "hang"]
+Outcome = Literal["ok", "busy", "limited", "error", "reset", "hang"]
 
 ERROR_STATUSES = (500, 502, 503, 504)
 
@@ -17,6 +18,7 @@ class FaultConfig:
     jitter: float = 0.0  # plus a uniform random 0..jitter real seconds
     error_rate: float = 0.0  # share of requests answered with a 5xx (0..1)
     busy: bool = False  # every request gets 503 {"code":503,...}
+    rate_limit: bool = False  # every request gets 429 "Api Limit reached", /tedapi/v1r included
     reset: bool = False  # every connection is dropped without an answer
     hang: bool = False  # no request is ever answered (the client must time out)
 
@@ -37,6 +39,7 @@ class FaultConfig:
             jitter=float(data.get("jitter", 0.0)),
             error_rate=float(data.get("error_rate", 0.0)),
             busy=bool(data.get("busy", False)),
+            rate_limit=bool(data.get("rate_limit", False)),
             reset=bool(data.get("reset", False)),
             hang=bool(data.get("hang", False)),
         )
@@ -65,6 +68,8 @@ class FaultInjector:
             return "reset", 0
         if cfg.busy:
             return "busy", 503
+        if cfg.rate_limit:
+            return "limited", 429
         if cfg.error_rate and self._random.random() < cfg.error_rate:
             return "error", self._random.choice(ERROR_STATUSES)
         return "ok", 200

@@ -5,6 +5,12 @@ path present under another method answers 405. The rules follow the research not
 (`powerwall-api.md` §a/§b/§c): customer writes were taken away around 2019, customer islanding
 around 24.44/25.2, vitals went away in 23.44, and a PW3 (or restricted gateway) answers only
 three endpoints over the LAN.
+
+Signed control: `/tedapi/v1r` is served by the 26.26 (Gateway 2, 26.26.4) and pw3 profiles only,
+as v1r came to the PW3 in 2026-03 and to the Gateway 2 with 26.26.4; every other profile answers
+404 there. `GET /tedapi/din` (customer session) came with TEDAPI, which replaced the vitals from
+23.44 on: 1.50 and 21.44 answer 404, 23.44 and later serve it, and 26.26 gzips it without saying
+so (as 25.42.2 and later may). pw3-restricted stays the plain three-endpoint LAN surface.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ AUTH_TOGGLE: Final = "/api/auth/toggle/supported"
 REGISTRATION: Final = "/api/customer/registration"
 PROBLEMS: Final = "/api/troubleshooting/problems"
 PORTAL: Final = "/"
+TEDAPI_DIN: Final = "/tedapi/din"
+TEDAPI_V1R: Final = "/tedapi/v1r"
 
 # Endpoints that answer 502 with an empty body while the sitemaster is stopped (captured on 21.44).
 SITEMASTER_DATA: Final = frozenset({AGGREGATES, SOE, GRID_STATUS, SYSTEM_STATUS, GRID_FAULTS})
@@ -101,6 +109,7 @@ class Profile:
     float_powers: bool = False  # 1.50 reports meter powers as floats (battery stays int)
     phase_fields: bool = True  # last_phase_* and num_meters_aggregated in aggregates
     installer_needs_toggle: bool = True  # installer login needs physical access (fw >= 1.50.1)
+    din_gzip: bool = False  # /tedapi/din gzipped without Content-Encoding (fw >= 25.42.2 may)
     description: str = ""
 
     def lookup(self, method: str, path: str) -> Access | int:
@@ -125,6 +134,7 @@ def _table(
     extra_reads: tuple[str, ...] = (),
     portal: bool = True,
     get_stop: bool = False,
+    signed: bool = False,
 ) -> Mapping[Route, Access]:
     table: dict[Route, Access] = {
         ("POST", LOGIN): Access.PUBLIC,
@@ -142,6 +152,8 @@ def _table(
         table[("POST", ISLANDING)] = islanding
     if get_stop and writes is not None:
         table[("GET", SITEMASTER_STOP)] = writes  # old firmware stopped on a GET, as documented
+    if signed:
+        table[("POST", TEDAPI_V1R)] = Access.PUBLIC  # the signature is the authorisation
     return MappingProxyType(table)
 
 
@@ -190,7 +202,7 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
                 reads=READS,
                 writes=Access.INSTALLER,
                 islanding=Access.CUSTOMER,
-                extra_reads=(SOLAR_POWERWALL,),
+                extra_reads=(SOLAR_POWERWALL, TEDAPI_DIN),
             ),
             description="like 21.44; /api/devices/vitals removed, /api/solar_powerwall present",
         ),
@@ -203,9 +215,24 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
                 reads=READS,
                 writes=Access.INSTALLER,
                 islanding=Access.INSTALLER,
-                extra_reads=(SOLAR_POWERWALL,),
+                extra_reads=(SOLAR_POWERWALL, TEDAPI_DIN),
             ),
             description="like 23.44; customer islanding gets 403 too",
+        ),
+        "26.26": Profile(
+            name="26.26",
+            version="26.26.4 5c2e8a1f",
+            git_hash=_hash("26.26.4"),
+            status_style="23.44",
+            din_gzip=True,
+            access=_table(
+                reads=READS,
+                writes=Access.INSTALLER,
+                islanding=Access.INSTALLER,
+                extra_reads=(SOLAR_POWERWALL, TEDAPI_DIN),
+                signed=True,
+            ),
+            description="Gateway 2, 26.26.4: REST writes need the installer; signed control (v1r)",
         ),
         "pw3-restricted": Profile(
             name="pw3-restricted",
@@ -216,6 +243,21 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
                 reads=(AGGREGATES, SOE, GRID_STATUS), writes=None, islanding=None, portal=False
             ),
             description="Powerwall 3 / restricted LAN: only aggregates, soe and grid_status",
+        ),
+        "pw3": Profile(
+            name="pw3",
+            version="26.10.1 3d9f0b2c",
+            git_hash=_hash("26.10.1"),
+            status_style="23.44",
+            access=_table(
+                reads=(AGGREGATES, SOE, GRID_STATUS),
+                writes=None,
+                islanding=None,
+                extra_reads=(TEDAPI_DIN,),
+                portal=False,
+                signed=True,
+            ),
+            description="Powerwall 3: the three LAN endpoints, the DIN, and signed control (v1r)",
         ),
     }
 )

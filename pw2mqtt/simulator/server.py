@@ -17,7 +17,7 @@ from pw2mqtt.simulator.certs import GATEWAY_NAMES, make_certificate, server_cont
 from pw2mqtt.simulator.clock import SimClock
 from pw2mqtt.simulator.core import CallRecord, GatewayCore
 from pw2mqtt.simulator.faults import FaultConfig
-from pw2mqtt.simulator.keys import KeyRegistry
+from pw2mqtt.simulator.keys import KeyRegistry, KeyState
 from pw2mqtt.simulator.options import (
     DEFAULT_DIN,
     SimulatorOptions,
@@ -27,6 +27,7 @@ from pw2mqtt.simulator.options import (
 )
 from pw2mqtt.simulator.profiles import Profile, get_profile
 from pw2mqtt.simulator.site import MODES, SiteConfig, SiteState
+from pw2mqtt.simulator.tedapi import FAULT_LAYOUTS, SignedControl
 
 # The options are defined beside, and known to callers from here too.
 __all__ = [
@@ -234,6 +235,11 @@ class GatewaySimulator:
         return self._core.keys
 
     @property
+    def signed(self) -> SignedControl:
+        """Signed control (/tedapi/v1r): config.json, fault layout, manual backup event."""
+        return self._core.signed
+
+    @property
     def faults(self) -> FaultConfig:
         return self._core.faults.config
 
@@ -290,16 +296,40 @@ class GatewaySimulator:
         busy: bool = False,
         reset: bool = False,
         hang: bool = False,
+        rate_limit: bool = False,
     ) -> None:
         """Replace the active faults (every argument left out is cleared)."""
         self._core.faults.config = FaultConfig(
-            latency=latency, jitter=jitter, error_rate=error_rate, busy=busy, reset=reset, hang=hang
+            latency=latency,
+            jitter=jitter,
+            error_rate=error_rate,
+            busy=busy,
+            reset=reset,
+            hang=hang,
+            rate_limit=rate_limit,
         )
         if not hang:
             self._core.drop_hanging()
 
     def clear_faults(self) -> None:
         self.set_faults()
+
+    def set_key_state(self, public_key_der: bytes, state: KeyState, description: str = "") -> None:
+        """Put a signing key in `state`, registering it first if the gateway does not know it."""
+        if self.keys.get(public_key_der) is None:
+            self.keys.add(public_key_der, description, self.now())
+        self.keys.set_state(public_key_der, state)
+
+    def set_signed_options(
+        self, *, fault_layout: str | None = None, apply_at_dispatch: bool | None = None
+    ) -> None:
+        """Faults in Tesla's layout (field 2) or pypowerwall's (field 1); the apply quirk."""
+        if fault_layout is not None:
+            if fault_layout not in FAULT_LAYOUTS:
+                raise ValueError(f"fault_layout must be one of {', '.join(FAULT_LAYOUTS)}")
+            self._core.signed.fault_layout = "tesla" if fault_layout == "tesla" else "pypowerwall"
+        if apply_at_dispatch is not None:
+            self._core.signed.config.apply_at_dispatch = apply_at_dispatch
 
     def expire_sessions(self) -> None:
         self._core.sessions.clear()

@@ -8,7 +8,8 @@ step, so the lifetime counters agree exactly with the integrated flows.
 Battery policy (5 kW charge and discharge per Powerwall, 13.5 kWh each by default):
 - self_consumption, and autonomous (treated the same): cover load from solar, then battery down
   to the reserve; charge from excess solar only, never from the grid.
-- backup: charge at full rate (from solar and grid) up to 100 %; never discharge on grid.
+- backup, or a manual backup event in force: charge at full rate (from solar and grid) up to
+  100 %; never discharge on grid.
 - islanded: grid is 0; the battery covers load - solar down to 0 %. At 0 % the unmet load is
   dropped (the reported load is what was actually served). When full, excess solar is curtailed.
 - sitemaster stopped: battery 0 (on grid the grid covers everything; islanded the site is dark).
@@ -163,6 +164,7 @@ class Site:
         self.grid_fault_times: list[float] = []
         self.solar_override: float | None = None
         self.load_override: float | None = None
+        self.backup_event: tuple[float, float] | None = None  # manual backup event: start, end
         self._offset_cache: tuple[int, float] = (-1, 0.0)
 
     # -- time ---------------------------------------------------------------------------------
@@ -258,6 +260,10 @@ class Site:
             self.mode = mode
         if reserve is not None:
             self.reserve = reserve
+
+    def set_backup_event(self, now: float, event: tuple[float, float] | None) -> None:
+        self.update(now)
+        self.backup_event = event
 
     def set_sitemaster(self, now: float, running: bool) -> None:
         self.update(now)
@@ -369,7 +375,8 @@ class Site:
                 return Flows(solar, solar + battery, battery, 0.0)
             battery = -min(-need, can_charge)
             return Flows(load - battery, load, battery, 0.0)
-        if self.mode == BACKUP:
+        event = self.backup_event
+        if self.mode == BACKUP or (event is not None and event[0] <= t < event[1]):
             battery = -can_charge
         else:
             need = load - solar

@@ -3,7 +3,8 @@
 The expectations are written out here independently of `profiles.py`, following the research
 note: customer writes refused since ~2019 (403), customer islanding refused since ~24.44/25.2,
 vitals before 23.44 only (404 after), `/api/solar_powerwall` on 23.44+, and only three endpoints
-on a PW3.
+on a PW3. `/tedapi/din` from 23.44 on (not on the restricted PW3 surface); `/tedapi/v1r` only on
+26.26 and pw3, where the signature, not a session, authorises it (an empty body is a 400).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ WRITE_OK = {
 
 def expected(profile: str, role: str | None) -> dict[tuple[str, str], int]:
     """What a real gateway of this firmware answers this role (None = not logged in)."""
-    restricted = profile == "pw3-restricted"
+    restricted = profile in ("pw3-restricted", "pw3")
     table: dict[tuple[str, str], int] = {}
     for path in READS:
         ok = not restricted or path in PW3_READS
@@ -64,7 +65,10 @@ def expected(profile: str, role: str | None) -> dict[tuple[str, str], int]:
     table["GET", "/api/status"] = 404 if restricted else 200
     has_vitals = profile in ("1.50", "21.44")
     table["GET", "/api/devices/vitals"] = (200 if role else 401) if has_vitals else 404
-    has_pvac = profile in ("23.44", "25.10")
+    has_pvac = profile in ("23.44", "25.10", "26.26")
+    has_din = profile in ("23.44", "25.10", "26.26", "pw3")
+    table["GET", "/tedapi/din"] = (200 if role else 401) if has_din else 404
+    table["POST", "/tedapi/v1r"] = 400 if profile in ("26.26", "pw3") else 404
     table["GET", "/api/solar_powerwall"] = (200 if role else 401) if has_pvac else 404
     for method, path, _ in WRITES:
         key = (method, path)
@@ -88,6 +92,8 @@ async def observe(client: Client) -> dict[tuple[str, str], int]:
     seen: dict[tuple[str, str], int] = {}
     for path in [*READS, "/api/status", "/api/devices/vitals", "/api/solar_powerwall"]:
         seen["GET", path] = (await client.get(path)).status
+    seen["GET", "/tedapi/din"] = (await client.get("/tedapi/din")).status
+    seen["POST", "/tedapi/v1r"] = (await client.post("/tedapi/v1r", data=b"")).status
     for method, path, body in WRITES:
         seen[method, path] = (await client.request(method, path, json=body)).status
     seen["GET", "/api/no/such/thing"] = (await client.get("/api/no/such/thing")).status

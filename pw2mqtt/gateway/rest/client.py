@@ -8,6 +8,7 @@ refused. Endpoints the gateway does not offer (404) or refuses to the role (403)
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +28,10 @@ from pw2mqtt.gateway.rest.models import Endpoint
 from pw2mqtt.gateway.rest.statuses import status_error
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.gateway.state import GatewayState, StoredSession
+from pw2mqtt.gateway.tedapi.din import parse_din
+from pw2mqtt.gateway.tedapi.errors import DIN_PATH, SignedControlUnsupportedError
+from pw2mqtt.gateway.tedapi.keys import SigningKey
+from pw2mqtt.gateway.tedapi.transport import TedapiTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ class GatewayClient:
         self._clock = clock
         self._unsupported: dict[str, float] = {}
         self._forbidden: dict[str, float] = {}
+        self._signed_lock = asyncio.Lock()  # one signed request at a time, whatever the key
+        self._tedapi: TedapiTransport | None = None
 
     async def __aenter__(self) -> Self:
         return self
@@ -157,6 +164,26 @@ class GatewayClient:
     async def fetch_certificate(self) -> str:
         """Handshake once and return the server's SHA-256 fingerprint (sends no request)."""
         return await self.connection.fetch_certificate()
+
+    async def read_din(self) -> str:
+        """The gateway's DIN from GET /tedapi/din, with the REST login; gzip is tolerated."""
+        try:
+            body = await self.request("GET", DIN_PATH)
+        except EndpointUnsupportedError:
+            raise SignedControlUnsupportedError(DIN_PATH) from None
+        return parse_din(body)
+
+    def tedapi(
+        self, key: SigningKey, *, wall_clock: Callable[[], float] = time.time
+    ) -> TedapiTransport:
+        """Signed control of this gateway over the same connection (TLS pin, gate) as REST."""
+        current = self._tedapi
+        if current is None or current.key is not key or current.wall_clock != wall_clock:
+            current = TedapiTransport(
+                self.connection, key, self, lock=self._signed_lock, wall_clock=wall_clock
+            )
+            self._tedapi = current
+        return current
 
     async def logout(self) -> None:
         """End the session on the gateway and forget it here."""

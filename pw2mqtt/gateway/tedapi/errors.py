@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from pw2mqtt.errors import GatewayError, GatewayResponseError
+from pw2mqtt.errors import EndpointUnsupportedError, GatewayError, GatewayResponseError
 
 V1R_PATH: Final = "/tedapi/v1r"
 DIN_PATH: Final = "/tedapi/din"
@@ -65,6 +65,27 @@ class CommandRejectedError(TedapiResponseError):
 
 class UnexpectedAnswerError(TedapiResponseError):
     """A well-formed answer that does not answer the request that was sent."""
+
+
+class SignedControlUnsupportedError(EndpointUnsupportedError, TedapiError):
+    """404 on /tedapi/v1r or /tedapi/din: the gateway's firmware has no signed control."""
+
+    def __init__(self, endpoint: str = V1R_PATH) -> None:
+        super().__init__(
+            endpoint,
+            "signed control not offered by this firmware (404); the REST API is all there is",
+            404,
+        )
+
+
+class ConfigChangedError(TedapiResponseError):
+    """config.json changed between the read and the write: read it again, then write once more."""
+
+    def __init__(self, detail: str) -> None:
+        shown = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the gateway refused the config write: config.json changed since it was read{shown}"
+        )
 
 
 class SignedMessageFaultError(TedapiResponseError):
