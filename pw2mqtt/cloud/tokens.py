@@ -75,7 +75,7 @@ def read_token_file(path: Path) -> TeslaTokens:
     text = raw.decode("utf-8", errors="replace").strip()
     if not text:
         raise TokenFileError(f"token file {path} is empty")
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         return _from_json(path, text)
     if len(text.split()) != 1:
         raise TokenFileError(
