@@ -52,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_check, _add_run, _add_healthcheck, _add_simulate, _add_demo):
         add(commands)
+    for add in (_add_keys, _add_pair):
+        add(commands)
     return parser
 
 
@@ -152,6 +154,31 @@ def _add_demo(commands: Subcommands) -> None:
     )
     demo.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
     demo.set_defaults(handler=_run_demo)
+
+
+def _add_keys(commands: Subcommands) -> None:
+    keys = commands.add_parser(
+        "keys",
+        help="make, show, export or import the signing key for signed local control",
+        description="The RSA key that signs local control requests once paired (pw2mqtt pair). "
+        "It is as sensitive as the owner's Tesla account: kept with mode 0600, never printed.",
+    )
+    from pw2mqtt.app.keys import add_keys_arguments  # noqa: PLC0415
+
+    add_keys_arguments(keys)
+
+
+def _add_pair(commands: Subcommands) -> None:
+    pair = commands.add_parser(
+        "pair",
+        help="pair the signing key with a gateway through Tesla's cloud",
+        description="Ask Tesla's cloud to pair the signing key with the gateway, then confirm "
+        "with a power toggle at the Powerwall. Tokens come from --token-file or the environment "
+        "(PW2MQTT_TESLA_REFRESH_TOKEN, PW2MQTT_TESLA_ACCESS_TOKEN), never the command line.",
+    )
+    from pw2mqtt.app.pair import add_pair_arguments  # noqa: PLC0415
+
+    add_pair_arguments(pair)
 
 
 def _run_demo(args: argparse.Namespace) -> int:

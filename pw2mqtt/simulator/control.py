@@ -16,6 +16,7 @@ from typing import Any, Final, Self
 from aiohttp import web
 
 from pw2mqtt.gateway.tedapi.keys import fingerprint
+from pw2mqtt.simulator.cloud import CloudOptions, SimulatedCloud
 from pw2mqtt.simulator.faults import FaultConfig
 from pw2mqtt.simulator.keys import KeyState
 from pw2mqtt.simulator.server import GatewaySimulator
@@ -240,8 +241,11 @@ async def _calls(sim: GatewaySimulator, request: web.Request) -> web.StreamRespo
 class ControlServer:
     """Use as an async context manager; it listens on `sim.options.control_port` (0 = free)."""
 
-    def __init__(self, sim: GatewaySimulator, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, sim: GatewaySimulator, host: str = "127.0.0.1", *, cloud: CloudOptions | None = None
+    ) -> None:
         self._sim = sim
+        self.cloud = SimulatedCloud(sim, cloud)  # Tesla's cloud for pairing, under /cloud
         self._host = host
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -269,6 +273,7 @@ class ControlServer:
     async def start(self, port: int) -> None:
         app = web.Application()
         app[SIM_KEY] = self._sim
+        self.cloud.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", _handle)
         self._runner = web.AppRunner(
             app, handle_signals=False, access_log=None, shutdown_timeout=0.25
