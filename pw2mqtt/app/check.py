@@ -29,6 +29,7 @@ from pw2mqtt.gateway.rest.models import (
     Aggregates,
     Status,
 )
+from pw2mqtt.gateway.signed_control import signed_control
 from pw2mqtt.gateway.tls import format_fingerprint
 
 EXIT_OK = 0
@@ -43,14 +44,14 @@ async def run_check(
     err = err or _stderr
     async with GatewayClient(settings, state_dir) as client:
         try:
-            await _report(client, out)
+            await _report(client, out, state_dir)
         except GatewayError as error:
             err(f"error: {error}{_advice(error, client)}")
             return EXIT_FAILED
     return EXIT_OK
 
 
-async def _report(client: GatewayClient, out: Printer) -> None:
+async def _report(client: GatewayClient, out: Printer, state_dir: Path) -> None:
     settings = client.settings
     sni = client.server_name or "none (IP address)"
     out(f"gateway      {client.address.base_url}   (TLS server name: {sni})")
@@ -83,6 +84,7 @@ async def _report(client: GatewayClient, out: Printer) -> None:
         out(f"  ok         {path}")
     for line in missing:
         out(f"  missing    {line}")
+    out((await signed_control(client, state_dir, client.settings.name)).line())
 
     try:
         aggregates = await client.read(AGGREGATES)

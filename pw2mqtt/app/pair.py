@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import sys
 import time
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from pw2mqtt.app.keys import add_key_location, state_dir_of
 from pw2mqtt.app.pair_wait import TOGGLE_STEPS, Progress, countdown, wait_for_toggle
@@ -271,17 +270,18 @@ def _keep_rotated(tokens: TeslaTokens) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     """Ask the gateway over signed local control whether it knows the key."""
-    try:
-        transport: Any = importlib.import_module("pw2mqtt.gateway.tedapi.transport")
-    except ImportError:
-        print(
-            "pw2mqtt pair --status: not available in this build (signed local control is not "
-            "included yet)",
-            file=sys.stderr,
-        )
-        return EXIT_FAILED
-    key = load_key(resolve_key_path(state_dir_of(args), args.gateway))
+    from pw2mqtt.gateway.rest.client import GatewayClient  # noqa: PLC0415
+    from pw2mqtt.gateway.signed_control import signed_control  # noqa: PLC0415
+
+    if args.host is None:
+        print("pw2mqtt pair --status: give --host and --password of the gateway", file=sys.stderr)
+        return EXIT_USAGE
     settings = _gateway_settings(args)
-    state = asyncio.run(transport.key_status(settings, state_dir_of(args), key))
-    print(f"key {key.fingerprint}: {state}")
-    return 0 if state == "verified" else EXIT_FAILED
+
+    async def ask() -> str:
+        async with GatewayClient(settings, state_dir_of(args)) as client:
+            status = await signed_control(client, state_dir_of(args), args.gateway)
+        print(status.line())
+        return status.state
+
+    return 0 if asyncio.run(ask()) == "verified" else EXIT_FAILED

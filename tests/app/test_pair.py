@@ -255,9 +255,3 @@ async def test_a_bad_token_file_is_one_clear_line(rig: Rig, tmp_path: Path) -> N
     assert done.err.strip().splitlines() == [
         f"error: token file {bad} has no access_token or refresh_token"
     ]
-
-
-async def test_status_is_not_available_yet(rig: Rig) -> None:
-    done = await pair(rig, "--status")
-    assert done.code == 1
-    assert "not available in this build" in done.err
