@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Self
 
-from aiohttp import web
-
 from pw2mqtt.simulator.app import build_app
 from pw2mqtt.simulator.auth import LockoutPolicy
 from pw2mqtt.simulator.certs import GATEWAY_NAMES, make_certificate, server_context
@@ -18,6 +16,7 @@ from pw2mqtt.simulator.clock import SimClock
 from pw2mqtt.simulator.core import CallRecord, GatewayCore
 from pw2mqtt.simulator.faults import FaultConfig
 from pw2mqtt.simulator.keys import KeyRegistry, KeyState
+from pw2mqtt.simulator.listener import HttpsListener
 from pw2mqtt.simulator.options import (
     DEFAULT_DIN,
     SimulatorOptions,
@@ -76,34 +75,16 @@ class GatewaySimulator:
         addresses = {opts.host, "127.0.0.1", "::1"} if is_loopback(opts.host) else {opts.host}
         self._cert = make_certificate((*GATEWAY_NAMES, *opts.extra_server_names), sorted(addresses))
         self._ssl = server_context(self._cert, opts.extra_server_names)
-        self._runner: web.AppRunner | None = None
-        self._listener: asyncio.Server | None = None
-        self._port = opts.port
-        self._up = asyncio.Event()
-        self._restart: asyncio.Task[None] | None = None
+        self._listener = HttpsListener(build_app(self._core), opts.host, opts.port, self._ssl)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._runner is not None:
-            return
-        self._runner = web.AppRunner(
-            build_app(self._core), handle_signals=False, access_log=None, shutdown_timeout=0.25
-        )
-        await self._runner.setup()
-        await self._listen()
+        await self._listener.start()
 
     async def close(self) -> None:
-        if self._restart is not None:
-            self._restart.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._restart
-            self._restart = None
         self._core.drop_hanging()
-        await self._stop_listening()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._listener.close()
 
     async def __aenter__(self) -> Self:
         try:
@@ -121,28 +102,6 @@ class GatewaySimulator:
     ) -> None:
         await self.close()
 
-    async def _listen(self) -> None:
-        assert self._runner is not None
-        server = self._runner.server
-        assert server is not None
-        loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(
-            server, self.options.host, self._port, ssl=self._ssl, reuse_address=True
-        )
-        self._port = self._listener.sockets[0].getsockname()[1]
-        self._up.set()
-
-    async def _stop_listening(self) -> None:
-        self._up.clear()
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        if self._runner is not None and self._runner.server is not None:
-            for connection in self._runner.server.connections:
-                transport = connection.transport
-                if transport is not None:
-                    transport.abort()
-
     async def reboot(self, downtime: float = 5.0) -> None:
         """Drop every session and connection and refuse connections for `downtime` real seconds.
 
@@ -150,33 +109,17 @@ class GatewaySimulator:
         `wait_up()` to wait for it). Hanging requests are dropped, the sitemaster comes back
         running, staged operation changes are lost and `up_time_seconds` starts again.
         """
-        if self._restart is not None:
-            self._restart.cancel()
         self._core.drop_hanging()
         self._core.rebooted()
-        await self._stop_listening()
-        self._restart = asyncio.create_task(self._come_back(downtime))
-
-    async def _come_back(self, downtime: float) -> None:
-        await asyncio.sleep(max(0.0, downtime))
-        if self._runner is None:
-            return
-        for _attempt in range(50):
-            try:
-                await self._listen()
-            except OSError:  # the port is briefly unavailable; try again
-                await asyncio.sleep(0.1)
-            else:
-                return
-        _LOGGER.error("simulated gateway could not listen on port %s again", self._port)
+        await self._listener.go_away(downtime)
 
     async def wait_up(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
-            await self._up.wait()
+            await self._listener.wait_up()
 
     @property
     def is_up(self) -> bool:
-        return self._up.is_set()
+        return self._listener.is_up
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -186,12 +129,12 @@ class GatewaySimulator:
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._listener.port
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self._port}"
+        return f"https://{host}:{self.port}"
 
     @property
     def fingerprint(self) -> str:
