@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pw2mqtt.simulator.profiles import Profile
-from pw2mqtt.simulator.site import CONNECTED, ISLANDED, TO_GRID, SiteState, smooth_noise
+from pw2mqtt.simulator.site import CONNECTED, ISLANDED, TO_GRID, SiteState
 from pw2mqtt.simulator.timefmt import NEVER, epoch_ms, go_duration, rfc3339, start_time_text
+from pw2mqtt.simulator.weather import smooth_noise
 
 Json = dict[str, Any]
 

@@ -23,7 +23,8 @@ from pw2mqtt.gateway.rest.vitals import Device, DeviceVitals, VitalValue, encode
 from pw2mqtt.simulator import payloads
 from pw2mqtt.simulator.payloads import Identity
 from pw2mqtt.simulator.profiles import Profile
-from pw2mqtt.simulator.site import CONNECTED, ISLANDED, TO_GRID, TO_ISLAND, SiteState, smooth_noise
+from pw2mqtt.simulator.site import CONNECTED, ISLANDED, TO_GRID, TO_ISLAND, SiteState
+from pw2mqtt.simulator.weather import smooth_noise
 
 GATEWAY_PART = "1232100-00-E"
 POD_PART = "1081100-10-U"

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator
-from pw2mqtt.simulator.site import load_zone
 from pw2mqtt.simulator.timefmt import go_duration, rfc3339, start_time_text
+from pw2mqtt.simulator.weather import load_zone
 
 from .conftest import Client, options
 
