@@ -16,6 +16,7 @@ the only one that touches the generated protobuf code.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,118 +41,148 @@ def vitals_body(profile: Profile, ident: Identity, state: SiteState) -> bytes:
 
 
 def site_vitals(profile: Profile, ident: Identity, state: SiteState) -> DeviceVitals:
-    now = state.time
-    stamp = datetime.fromtimestamp(math.floor(now), UTC)
-    component_fw = profile.git_hash[:14]
     gateway_din = f"STSTSM--{ident.din}"
-    sync_serial = f"JBL{_digits(ident.din, 11)[:11]}"
+    device = _DeviceMaker(
+        firmware=profile.git_hash[:14],
+        parent=gateway_din,
+        stamp=datetime.fromtimestamp(math.floor(state.time), UTC),
+    )
     blocks = payloads.system_status(profile, ident, state, [])["battery_blocks"]
     meters = payloads.aggregates(profile, ident, state)
+    gateway = device(
+        gateway_din,
+        207,
+        part_number=GATEWAY_PART,
+        serial_number=ident.serial,
+        parent_din=None,
+        firmware_version=f"{profile.version.split()[0]}-g{profile.git_hash[:10]}",
+        vitals={"STSTSM-Location": "Gateway"},
+        alerts=_gateway_alerts(state),
+    )
+    batteries = _battery_devices(device, ident, state, blocks)
+    first_thermal = next((d.din for d in batteries if d.ecu_type == 224), None)
+    solar_power = float(meters["solar"]["instant_power"])
+    solar = _solar_devices(device, ident, state, solar_power, first_thermal)
+    meter_devices = _meter_devices(
+        device, profile, ident, state, meters["site"], solar_power=solar_power
+    )
+    return DeviceVitals(devices=(gateway, *batteries, *solar, *meter_devices))
 
-    def device(din: str, ecu_type: int | None, **kwargs: Any) -> Device:
+
+@dataclass(frozen=True, slots=True)
+class _DeviceMaker:
+    """Makes the devices of one gateway, with the defaults they share."""
+
+    firmware: str
+    parent: str
+    stamp: datetime
+
+    def __call__(self, din: str, ecu_type: int | None, **kwargs: Any) -> Device:
         defaults: dict[str, Any] = {
             "manufacturer": "TESLA",
-            "firmware_version": component_fw,
-            "parent_din": gateway_din,
-            "last_communication": stamp,
+            "firmware_version": self.firmware,
+            "parent_din": self.parent,
+            "last_communication": self.stamp,
         }
         return Device(din=din, ecu_type=ecu_type, **{**defaults, **kwargs})
 
-    devices = [
-        device(
-            gateway_din,
-            207,
-            part_number=GATEWAY_PART,
-            serial_number=ident.serial,
-            parent_din=None,
-            firmware_version=f"{profile.version.split()[0]}-g{profile.git_hash[:10]}",
-            vitals={"STSTSM-Location": "Gateway"},
-            alerts=_gateway_alerts(state),
-        )
-    ]
-    thermal_dins = []
+
+def _battery_devices(
+    device: _DeviceMaker, ident: Identity, state: SiteState, blocks: list[dict[str, Any]]
+) -> list[Device]:
+    """Each Powerwall: its thermal controller, its battery pod and its inverter."""
+    devices = []
     for index, block in enumerate(blocks):
         part, serial = block["PackagePartNumber"], block["PackageSerialNumber"]
         thc_din = f"TETHC--{part}--{serial}"
-        thermal_dins.append(thc_din)
         pod_serial = f"T{_digits(ident.din, 20 + index)[:10]}"
+        ambient = _temperature(ident, state, index, float(block["p_out"]))
         devices.append(
             device(
                 thc_din,
                 224,
                 part_number=part,
                 serial_number=serial,
-                vitals={
-                    "THC_State": "THC_STATE_AUTONOMOUSCONTROL",
-                    "THC_AmbientTemp": _temperature(ident, state, index, float(block["p_out"])),
-                },
+                vitals={"THC_State": "THC_STATE_AUTONOMOUSCONTROL", "THC_AmbientTemp": ambient},
             )
         )
-        devices.append(
-            device(
-                f"TEPOD--{POD_PART}--{pod_serial}",
-                226,
-                part_number=POD_PART,
-                serial_number=pod_serial,
-                parent_din=thc_din,
-                vitals=_pod(block, state),
+        for prefix, ecu_type, vitals in (
+            ("TEPOD", 226, _pod(block, state)),
+            ("TEPINV", 253, _inverter(block, state)),
+        ):
+            devices.append(
+                device(
+                    f"{prefix}--{POD_PART}--{pod_serial}",
+                    ecu_type,
+                    part_number=POD_PART,
+                    serial_number=pod_serial,
+                    parent_din=thc_din,
+                    vitals=vitals,
+                )
             )
-        )
-        devices.append(
-            device(
-                f"TEPINV--{POD_PART}--{pod_serial}",
-                253,
-                part_number=POD_PART,
-                serial_number=pod_serial,
-                parent_din=thc_din,
-                vitals=_inverter(block, state),
-            )
-        )
-    solar = meters["solar"]
+    return devices
+
+
+def _solar_devices(
+    device: _DeviceMaker,
+    ident: Identity,
+    state: SiteState,
+    solar_power: float,
+    thermal_din: str | None,
+) -> list[Device]:
+    """The Powerwall+'s solar inverter and its string monitor, under the first Powerwall."""
+    if thermal_din is None:
+        return []
     pv_serial = f"CN{_digits(ident.din, 30)[:12]}"
     pvac_din = f"PVAC--{PV_PART}--{pv_serial}"
-    if thermal_dins:
-        devices.append(
-            device(
-                pvac_din,
-                296,
-                part_number=PV_PART,
-                serial_number=pv_serial,
-                parent_din=thermal_dins[0],
-                vitals=_pvac(ident, state, float(solar["instant_power"])),
-            )
-        )
-        devices.append(
-            device(
-                f"PVS--{PV_PART}--{pv_serial}",
-                297,
-                part_number=PV_PART,
-                serial_number=pv_serial,
-                parent_din=pvac_din,
-                vitals=_pvs(ident, state, float(solar["instant_power"])),
-            )
-        )
-    devices.append(
+    return [
+        device(
+            pvac_din,
+            296,
+            part_number=PV_PART,
+            serial_number=pv_serial,
+            parent_din=thermal_din,
+            vitals=_pvac(ident, state, solar_power),
+        ),
+        device(
+            f"PVS--{PV_PART}--{pv_serial}",
+            297,
+            part_number=PV_PART,
+            serial_number=pv_serial,
+            parent_din=pvac_din,
+            vitals=_pvs(ident, state, solar_power),
+        ),
+    ]
+
+
+def _meter_devices(
+    device: _DeviceMaker,
+    profile: Profile,
+    ident: Identity,
+    state: SiteState,
+    site_meter: dict[str, Any],
+    *,
+    solar_power: float,
+) -> list[Device]:
+    """The synchronizer, its site meter, and the Neurio meter on the solar circuit."""
+    sync_serial = f"JBL{_digits(ident.din, 11)[:11]}"
+    solar_meter = payloads.meter_list(profile, ident, state, "solar")[0]
+    neurio_serial = str(solar_meter["connection"]["device_serial"])  # as /api/meters/solar has it
+    return [
         device(
             f"TESYNC--{SYNC_PART}--{sync_serial}",
             259,
             part_number=SYNC_PART,
             serial_number=sync_serial,
-            vitals=_synchronizer(ident, state, meters["site"]),
-        )
-    )
-    devices.append(
+            vitals=_synchronizer(ident, state, site_meter),
+        ),
         device(
             f"TESLA--{sync_serial}",
             None,
             serial_number=sync_serial,
             firmware_version=None,
             meter_locations=(1,),
-        )
-    )
-    solar_meter = payloads.meter_list(profile, ident, state, "solar")[0]
-    neurio_serial = str(solar_meter["connection"]["device_serial"])  # as /api/meters/solar has it
-    devices.append(
+        ),
         device(
             f"NEURIO--{neurio_serial}",
             None,
@@ -161,11 +192,10 @@ def site_vitals(profile: Profile, ident: Identity, state: SiteState) -> DeviceVi
             meter_locations=(5,),
             vitals={
                 "NEURIO_CT0_Location": "solarRGM",
-                "NEURIO_CT0_InstRealPower": float(solar["instant_power"]),
+                "NEURIO_CT0_InstRealPower": solar_power,
             },
-        )
-    )
-    return DeviceVitals(devices=tuple(devices))
+        ),
+    ]
 
 
 def _digits(text: str, index: int) -> str:
