@@ -17,10 +17,20 @@ ALLOWED: dict[str, set[str]] = {
     "entities": {"gateway"},
     "mqtt": {"entities", "gateway"},
     "commands": {"entities", "gateway", "mqtt"},
-    "bridge": {"entities", "gateway", "mqtt", "commands"},
+    "bridge": {"entities", "gateway", "mqtt", "commands", "cluster"},
     "reference": {"entities", "gateway", "mqtt", "commands"},
     "simulator": {"gateway"},
-    "app": {"entities", "gateway", "mqtt", "commands", "bridge", "simulator", "reference"},
+    "cluster": set(),
+    "app": {
+        "entities",
+        "gateway",
+        "mqtt",
+        "commands",
+        "bridge",
+        "simulator",
+        "reference",
+        "cluster",
+    },
 }
 
 
