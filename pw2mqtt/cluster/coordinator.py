@@ -37,6 +37,12 @@ from pw2mqtt.errors import Pw2MqttError
 
 _LOGGER = logging.getLogger(__name__)
 _FAILURES = (psycopg.Error, OSError, TimeoutError)
+# A statement that cannot finish within a round is abandoned on the server too; and an epoch
+# must survive a crash of the server, whatever the database's own default is.
+_SESSION = (
+    "SELECT set_config('statement_timeout', %s, false),"
+    " set_config('synchronous_commit', 'on', false)"
+)
 
 
 class ClusterError(Pw2MqttError):
@@ -170,8 +176,7 @@ class Coordinator:
             )
         try:
             async with asyncio.timeout(timeout):
-                limit = str(round(self._interval * 1000))
-                await conn.execute("SELECT set_config('statement_timeout', %s, false)", (limit,))
+                await conn.execute(_SESSION, (str(round(self._interval * 1000)),))
                 table = LeaseTable(conn, self.instance_id, self._token, self.lease)
                 await table.create_schema()
         except BaseException:
