@@ -54,7 +54,7 @@ def double_owned(all_tenures: Iterable[Tenure]) -> list[tuple[Tenure, Tenure]]:
     by_key: dict[str, list[Tenure]] = defaultdict(list)
     for tenure in all_tenures:
         by_key[tenure.key].append(tenure)
-    pairs = []
+    pairs: list[tuple[Tenure, Tenure]] = []
     for held in by_key.values():
         held.sort(key=lambda t: t.start)
         for i, first in enumerate(held):
@@ -67,7 +67,7 @@ def epochs_not_increasing(all_tenures: Iterable[Tenure]) -> list[tuple[Tenure, T
     by_key: dict[str, list[Tenure]] = defaultdict(list)
     for tenure in all_tenures:
         by_key[tenure.key].append(tenure)
-    wrong = []
+    wrong: list[tuple[Tenure, Tenure]] = []
     for held in by_key.values():
         held.sort(key=lambda t: t.start)
         wrong.extend((a, b) for a, b in itertools.pairwise(held) if b.epoch <= a.epoch)
