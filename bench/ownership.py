@@ -39,11 +39,11 @@ def tenures(events: Iterable[Event], ends: Mapping[str, float] | None = None) ->
     found: list[Tenure] = []
     for event in sorted(events, key=lambda e: e.at):
         slot = (event.instance, event.key)
-        if event.epoch is not None:
-            open_[slot] = (event.epoch, event.at)
-        elif slot in open_:
+        if slot in open_:  # a loss, or a new grant that ends the one before
             epoch, start = open_.pop(slot)
             found.append(Tenure(event.key, event.instance, epoch, start, event.at))
+        if event.epoch is not None:
+            open_[slot] = (event.epoch, event.at)
     for (instance, key), (epoch, start) in open_.items():
         found.append(Tenure(key, instance, epoch, start, ends.get(instance, float("inf"))))
     return sorted(found, key=lambda t: (t.key, t.start))
@@ -77,7 +77,7 @@ def epochs_not_increasing(all_tenures: Iterable[Tenure]) -> list[tuple[Tenure, T
 def takeovers(all_tenures: Iterable[Tenure], instance: str, since: float) -> dict[str, float]:
     """For each key `instance` held at `since`: seconds until another instance took it over."""
     held = sorted(all_tenures, key=lambda t: (t.key, t.start))
-    lost = {t.key for t in held if t.instance == instance and t.start <= since < t.end}
+    lost = {t.key for t in held if t.instance == instance and t.start <= since <= t.end}
     delays: dict[str, float] = {}
     for tenure in held:
         if tenure.key in lost and tenure.instance != instance and tenure.start >= since:
