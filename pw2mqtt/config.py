@@ -33,7 +33,7 @@ from pw2mqtt.gateway.address import GatewayAddress
 from pw2mqtt.gateway.tls import TlsMode, normalise_fingerprint
 
 ENV_PREFIX = "PW2MQTT_"
-SECRET_KEYS = frozenset({"password", "username"})
+SECRET_KEYS = frozenset({"password", "username", "dsn"})
 """Settings that may also be given as `…_FILE`: the name of a file holding the value."""
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
 
@@ -215,6 +215,23 @@ class CommandSettings(_Section):
         return frozenset(kind for kind in kinds if getattr(self, kind))
 
 
+class ClusterSettings(_Section):
+    """Several instances sharing one fleet of gateways through PostgreSQL (docs/cluster.md)."""
+
+    dsn: SecretStr | None = None
+    """PostgreSQL connection string (`postgresql://user:password@host/db`); unset: one instance
+    that needs no database."""
+    instance_id: Annotated[str | None, AfterValidator(_check_slug)] = None
+    """This instance's name in the fleet, unique among running instances; default
+    `<hostname>-<pid>`."""
+    lease_seconds: float = Field(15.0, ge=2, le=600)
+    """How long a gateway stays owned without a renewal; another instance takes it over within
+    about 4/3 of this after its owner dies."""
+    on_database_down: Literal["stop", "standalone"] = "stop"
+    """When PostgreSQL cannot be reached at start: `stop` with an error, or `standalone`: own
+    every gateway as a single instance would (only safe when no other instance runs)."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -227,6 +244,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = MqttSettings()
     homeassistant: HomeAssistantSettings = HomeAssistantSettings()
     commands: CommandSettings = CommandSettings()
+    cluster: ClusterSettings = ClusterSettings()
     state_dir: Path = Field(default_factory=default_state_dir)
     """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"

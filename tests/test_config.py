@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pw2mqtt.config import (
+    ClusterSettings,
     CommandSettings,
     GatewaySettings,
     HomeAssistantSettings,
@@ -37,7 +38,7 @@ def test_example_config_loads_and_documents_every_setting() -> None:
     assert settings.gateways[0].host == "192.168.1.5"
     text = EXAMPLE.read_text()
     models = (Settings, GatewaySettings, TlsSettings, PollSettings, MqttSettings, MqttTlsSettings)
-    for model in (*models, HomeAssistantSettings, CommandSettings):
+    for model in (*models, HomeAssistantSettings, CommandSettings, ClusterSettings):
         for name in model.model_fields:
             assert re.search(rf"^\s*#?\s*(- )?{name}:", text, re.MULTILINE), name
 

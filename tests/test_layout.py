@@ -18,10 +18,21 @@ ALLOWED: dict[str, set[str]] = {
     "entities": {"gateway"},
     "mqtt": {"entities", "gateway"},
     "commands": {"entities", "gateway", "mqtt"},
-    "bridge": {"entities", "gateway", "mqtt", "commands"},
+    "bridge": {"entities", "gateway", "mqtt", "commands", "cluster"},
     "reference": {"entities", "gateway", "mqtt", "commands"},
     "simulator": {"gateway"},
-    "app": {"entities", "gateway", "cloud", "mqtt", "commands", "bridge", "simulator", "reference"},
+    "cluster": set(),
+    "app": {
+        "entities",
+        "gateway",
+        "cloud",
+        "mqtt",
+        "commands",
+        "bridge",
+        "simulator",
+        "reference",
+        "cluster",
+    },
 }
 
 

@@ -195,7 +195,7 @@ pw2mqtt reads its settings from, highest precedence first:
 
 1. environment variables `PW2MQTT_…`, with `__` between levels and list items by index
    (`PW2MQTT_GATEWAYS__0__HOST`);
-2. `PW2MQTT_…_FILE` variables naming a file that holds a `password` or `username`
+2. `PW2MQTT_…_FILE` variables naming a file that holds a `password`, `username` or `dsn`
    (Docker and systemd credentials: `PW2MQTT_GATEWAYS__0__PASSWORD_FILE=/run/secrets/powerwall`);
 3. the YAML file given with `--config` ([an example](../config/pw2mqtt.example.yaml));
 4. the defaults below.
@@ -212,7 +212,9 @@ _SECTIONS = (
     ("MQTT", "mqtt."),
     ("Home Assistant", "homeassistant."),
     ("Commands", "commands."),
+    ("Fleets across machines", "cluster."),
 )
+_SECTION_DOCS = {"Commands": "commands", "Fleets across machines": "cluster"}
 
 
 def render() -> str:
@@ -225,8 +227,8 @@ def render() -> str:
             if row.path.strip("`").startswith(prefix) and (prefix or "." not in row.path.strip("`"))
         ]
         out.append(f"\n## {title}\n")
-        if title == "Commands" and Settings.model_fields["commands"].annotation is not None:
-            doc = inspect.getdoc(Settings.model_fields["commands"].annotation)
+        if title in _SECTION_DOCS:
+            doc = inspect.getdoc(Settings.model_fields[_SECTION_DOCS[title]].annotation)
             if doc:
                 out.append(f"\n{doc}\n")
         out.append(_TABLE_HEAD)

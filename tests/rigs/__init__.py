@@ -1,4 +1,5 @@
-"""The integration rigs: where `make test-ha`, `test-nodered` and `test-container` install them.
+"""The integration rigs: where `make test-ha`, `test-nodered`, `test-container` and
+`test-cluster` install them.
 
 Each rig is installed by its script under scripts/ into a cache folder outside the work tree
 (`${XDG_CACHE_HOME:-~/.cache}/pw2mqtt-rigs/…`), pinned to the versions in versions.env. A test
@@ -35,7 +36,7 @@ CONTAINER_RIG = RIGS / "container" / "podman.sh"
 
 
 def missing(rig: str) -> str | None:
-    """Why `rig` ("ha", "nodered" or "container") cannot run here, or None when it can."""
+    """Why `rig` ("ha", "nodered", "container" or "cluster") cannot run here, or None."""
     if rig == "ha":
         ready = (HA_HOME / ".installed").is_file() and HA_PYTHON.exists()
         what = f"Home Assistant {VERSIONS['HA_VERSION']} rig"
@@ -45,6 +46,11 @@ def missing(rig: str) -> str | None:
     elif rig == "container":
         ready = all(shutil.which(tool) for tool in ("podman", "buildah", "runc", "debootstrap"))
         what = "container rig (podman)"
+    elif rig == "cluster":
+        from bench.postgres import binaries  # the server the cluster tests start
+
+        ready = binaries() is not None
+        what = "PostgreSQL"
     else:
         raise ValueError(rig)
     return None if ready else f"{what} not installed: run `make test-{rig}`"
