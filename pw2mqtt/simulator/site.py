@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pw2mqtt.simulator.weather import DayCurves
+from pw2mqtt.simulator.weather import DayCurves, DayShape
 
 MAX_STEP: Final = 5.0
 
@@ -103,7 +103,16 @@ class Site:
         reserve: float = 24.0,
     ) -> None:
         self.config = config
-        self.curves = DayCurves(config)
+        self.curves = DayCurves(
+            DayShape(
+                config.timezone,
+                config.seed,
+                config.peak_solar_w,
+                config.base_load_w,
+                config.sunrise_h,
+                config.sunset_h,
+            )
+        )
         self.zone = self.curves.zone
         self._t = now
         self.full_pack_wh = config.capacity_wh * config.powerwalls

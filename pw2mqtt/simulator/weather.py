@@ -8,10 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import zoneinfo
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pw2mqtt.simulator.site import SiteConfig
+from dataclasses import dataclass
 
 _MASK = (1 << 64) - 1
 
@@ -47,10 +44,20 @@ def load_zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
+@dataclass(frozen=True, slots=True)
+class DayShape:
+    timezone: str
+    seed: int
+    peak_solar_w: float
+    base_load_w: float
+    sunrise_h: float
+    sunset_h: float
+
+
 class DayCurves:
     """Solar production and home load, in W, for a simulated instant."""
 
-    def __init__(self, config: SiteConfig) -> None:
+    def __init__(self, config: DayShape) -> None:
         self.config = config
         self.zone = load_zone(config.timezone)
         self._offset_cache: tuple[int, float] = (-1, 0.0)
