@@ -47,7 +47,7 @@ class Bridge:
         self.topics = Topics(settings.mqtt.base_topic, settings.homeassistant.discovery_prefix)
         self._wake = asyncio.Event()
         self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
-        self._log_relay = LogRelay(self._wake)
+        self._log_relay = LogRelay(self._wake, settings.state_dir)
         self._birth_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
         subscriptions = [(self.topics.homeassistant_status, 1)]
