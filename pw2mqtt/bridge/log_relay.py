@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections import deque
@@ -48,9 +49,7 @@ class LogRelay(logging.Handler):
 def _spellings(state_dir: Path) -> tuple[str, ...]:
     """The ways a message may spell the directory, longest first so none is left half-replaced."""
     forms = {os.path.abspath(state_dir)}  # a relative spelling ("state") could be any word
-    try:
+    with contextlib.suppress(OSError, RuntimeError):
         forms.add(str(state_dir.resolve()))
-    except (OSError, RuntimeError):
-        pass
     forms = {form.rstrip(os.sep) for form in forms if form.rstrip(os.sep)}
     return tuple(sorted(forms, key=len, reverse=True))

@@ -55,7 +55,7 @@ class Bridge:
             subscriptions.append((self.topics.discovery_filter, 1))
         subscriptions.extend(CommandService.subscriptions_for(self.topics))
         self.connection = MqttConnection(
-            MqttOptions.from_settings(settings.mqtt),
+            MqttOptions.from_settings(settings.mqtt, settings.mqtt_client_id),
             will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
             subscriptions=subscriptions,
             on_connect=self._on_connect,

@@ -39,7 +39,8 @@ class Kind(StrEnum):
 _MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
 _TRUE: Final = frozenset({"true", "on"})
 _FALSE: Final = frozenset({"false", "off"})
-# ASCII only: Python's float() also takes "٢٠", "２０" or "𝟐𝟎", which the docs never promise.
+# ASCII only: Python's float() also takes Arabic-Indic, full-width or mathematical bold digits,
+# which the docs never promise.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$", re.ASCII)
 _SPACE: Final = " \t\r\n"  # the blanks stripped around a value; others (U+00A0, …) are refused
 

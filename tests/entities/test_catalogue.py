@@ -146,7 +146,8 @@ def snapshot_150() -> GatewaySnapshot:
 
 def test_grid_faults_inside_system_status_on_1_50() -> None:
     snapshot = snapshot_150()
-    assert snapshot.grid_faults is None and snapshot.system_status is not None
+    assert snapshot.grid_faults is None
+    assert snapshot.system_status is not None
     published = values(snapshot)
     assert published["grid_fault_count"] == str(len(snapshot.system_status.grid_faults))
     latest = max(snapshot.system_status.grid_faults, key=lambda f: f.timestamp or 0)
@@ -157,7 +158,8 @@ def test_no_grid_fault_entities_when_no_source_has_the_list() -> None:
     snapshot = snapshot_of(["system_status"])
     assert snapshot.system_status is not None
     bare = snapshot.system_status.model_validate({"battery_blocks": []})
-    announced = {e.key for e in entities_for(GatewaySnapshot(snapshot.taken_at, system_status=bare))}
+    bare_snapshot = GatewaySnapshot(snapshot.taken_at, system_status=bare)
+    announced = {e.key for e in entities_for(bare_snapshot)}
     assert not announced & {"grid_fault_count", "last_grid_fault"}
 
 
