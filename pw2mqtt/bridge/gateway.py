@@ -30,6 +30,7 @@ class BridgedGateway:
     grid_status: Value | None = None
     pending: bool = False
     last_ok: float | None = None  # epoch seconds of the last successful poll
+    unidentified: str | None = None  # why the gateway has no slug yet (no DIN, no `name`)
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)

@@ -10,13 +10,14 @@ from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity, rest_din
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
 from pw2mqtt.entities.catalogue import Entity, Value, entities_for, format_value
 from pw2mqtt.entities.devices import ALERT_ENTITIES, active_alerts
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.connection import Outgoing
 from pw2mqtt.mqtt.discovery import device_info
-from pw2mqtt.mqtt.topics import Topics, gateway_slug
+from pw2mqtt.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,7 +53,11 @@ class GatewayPublisher:
             return
         snapshot = update.snapshot
         if gateway.slug is None or gateway.device is None:
-            _identify(gateway, snapshot)
+            try:
+                _identify(gateway, snapshot)
+            except GatewayIdentityError as err:
+                await self._unidentified(gateway, err)
+                return
         entities = (
             *entities_for(snapshot, self._controls),
             *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
@@ -67,6 +72,21 @@ class GatewayPublisher:
         await self._publish_values(
             gateway, snapshot, entities, [e for part in parts for e in part.entities]
         )
+
+    async def _unidentified(self, gateway: BridgedGateway, err: GatewayIdentityError) -> None:
+        """Keep a gateway without identity offline, with the reason, said once."""
+        first = gateway.unidentified is None
+        gateway.unidentified = str(err)
+        if first:
+            _LOGGER.error("%s", err)
+        if gateway.slug is not None:  # a slug an earlier release derived from the address
+            await self._set_availability(gateway, OFFLINE, str(err))
+            gateway.slug = None
+        elif first:
+            host = str(gateway.client.address)
+            await self._outbox.event(
+                "gateway_offline", {"gateway": None, "host": host, "reason": str(err)}
+            )
 
     async def _set_availability(
         self, gateway: BridgedGateway, value: str, reason: str | None
@@ -145,16 +165,9 @@ class GatewayPublisher:
 
 
 def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
-    din = snapshot.status.din if snapshot.status else None
-    if din is None and snapshot.powerwalls is not None:
-        din = snapshot.powerwalls.gateway_din
-    if gateway.slug is None:
-        gateway.slug = gateway_slug(din, str(gateway.client.address.host))
-        gateway.client.state.save_slug(gateway.slug)
-        if din is None:
-            _LOGGER.warning(
-                "%s reports no DIN; its topics use %r — set `name` to choose another",
-                gateway.client.address,
-                gateway.slug,
-            )
-    gateway.device = device_info(snapshot, gateway.slug)
+    slug = gateway_identity(gateway.settings.name, rest_din(snapshot), str(gateway.client.address))
+    if gateway.slug != slug:
+        gateway.slug = slug
+        gateway.client.state.save_slug(slug)
+    gateway.unidentified = None
+    gateway.device = device_info(snapshot, slug)
