@@ -166,8 +166,10 @@ class HomeAssistantSettings(_Section):
     enabled: bool = True
     """Publish Home Assistant discovery. Nothing else needs Home Assistant."""
     discovery_prefix: str = "homeassistant"
-    legacy_object_id: bool = False
-    """Also send `object_id`, for Home Assistant releases before 2025.10."""
+    legacy_object_id: bool = True
+    """Also send `object_id`: Home Assistant before 2025.10 ignores `default_entity_id` and
+    would name the entities after the site instead; newer releases take `default_entity_id` and
+    say nothing about the extra field."""
 
     @field_validator("discovery_prefix")
     @classmethod

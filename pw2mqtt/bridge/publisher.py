@@ -12,7 +12,15 @@ from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
 from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity, rest_din
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
-from pw2mqtt.entities.catalogue import Entity, Value, entities_for, format_value
+from pw2mqtt.entities.catalogue import (
+    COMMAND_ENTITIES,
+    COMMANDS_SOURCE,
+    Entity,
+    Value,
+    command_entities,
+    entities_for,
+    format_value,
+)
 from pw2mqtt.entities.devices import ALERT_ENTITIES, active_alerts
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.connection import Outgoing
@@ -61,6 +69,7 @@ class GatewayPublisher:
         entities = (
             *entities_for(snapshot, self._controls),
             *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+            *command_entities(self._controls),
         )
         parts = gateway.devices(snapshot)
         if self._announcer is not None:
@@ -69,6 +78,7 @@ class GatewayPublisher:
             await self._announcer.announce_parts(gateway, parts)
         await self._set_availability(gateway, ONLINE, None)
         await self._publish_alerts(gateway, snapshot)
+        await self._publish_command_details(gateway)
         await self._publish_values(
             gateway, snapshot, entities, [e for part in parts for e in part.entities]
         )
@@ -114,7 +124,7 @@ class GatewayPublisher:
         assert gateway.slug is not None
         readings: list[tuple[Entity, Value]] = []
         for entity in (*entities, *detail):
-            value = entity.value(snapshot)
+            value = _value(gateway, snapshot, entity)
             if value is not None:
                 readings.append((entity, value))
         due = gateway.tracker.due(readings, time.monotonic())
@@ -144,6 +154,16 @@ class GatewayPublisher:
                 )
             gateway.grid_status = grid
 
+    async def _publish_command_details(self, gateway: BridgedGateway) -> None:
+        """The last command's result as JSON attributes (retained), once per result."""
+        assert gateway.slug is not None
+        result = gateway.last_command
+        if result is None or result is gateway.shown_command or not self._controls:
+            return
+        topic = self._topics.field(gateway.slug, COMMAND_ENTITIES[0].attributes or "")
+        await self._outbox.send([Outgoing(topic, json.dumps(result.as_json()), True, 1)])
+        gateway.shown_command = result
+
     async def _publish_alerts(self, gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
         """The active alerts as JSON attributes, and an event for each one raised or cleared."""
         assert gateway.slug is not None
@@ -162,6 +182,13 @@ class GatewayPublisher:
             await self._outbox.event("alert_raised", {"gateway": gateway.slug, **alert.as_json()})
         for alert in sorted(before - set(alerts), key=lambda a: (a.device, a.name)):
             await self._outbox.event("alert_cleared", {"gateway": gateway.slug, **alert.as_json()})
+
+
+def _value(gateway: BridgedGateway, snapshot: GatewaySnapshot, entity: Entity) -> Value | None:
+    if entity.source == COMMANDS_SOURCE:
+        result = gateway.last_command
+        return None if result is None else result.summary
+    return entity.value(snapshot)
 
 
 def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:

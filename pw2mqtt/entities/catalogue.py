@@ -512,6 +512,28 @@ ENTITIES: tuple[Entity, ...] = (
 )  # fmt: skip
 
 
+# -- what became of the last command -----------------------------------------------------------
+
+COMMANDS_SOURCE: Final = "commands"
+"""The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
+
+COMMAND_ENTITIES: Final = (
+    Entity(
+        "last_command", "Last command",
+        "What the last command to this gateway asked and what became of it: applied, "
+        "unchanged, refused (by the gateway, with its reason), failed or rejected. The "
+        "attributes hold `status`, `change`, `reason`, `at` and `transaction`.",
+        COMMANDS_SOURCE, _no_state,
+        category="diagnostic", icon="mdi:console-line", attributes="last_command_details",
+    ),
+)  # fmt: skip
+
+
+def command_entities(controls: frozenset[str]) -> tuple[Entity, ...]:
+    """Announced while any command kind is enabled, so a refusal is seen where it was made."""
+    return COMMAND_ENTITIES if controls else ()
+
+
 # -- one set per Powerwall, from /api/system_status battery_blocks ------------------------------
 
 
