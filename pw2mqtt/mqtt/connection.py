@@ -144,9 +144,7 @@ class MqttConnection:
         self._stopped = asyncio.Event()
         self._running = False
         self._final: list[Outgoing] = []
-        self._connected_at: float | None = None
-        self._short_sessions = 0
-        self._said_taken_over = False
+        self._sessions = _Sessions()
 
     @property
     def connected(self) -> bool:
@@ -167,7 +165,7 @@ class MqttConnection:
                 except (aiomqtt.MqttError, MqttUnavailableError) as err:
                     if self._closing.is_set():
                         break
-                    delay = self._after_drop(err, backoff)
+                    delay = self._sessions.dropped(err, backoff, options)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._closing.wait()
@@ -175,54 +173,6 @@ class MqttConnection:
             self._client = None
             self._running = False
             self._stopped.set()
-
-    def _after_drop(self, err: Exception, backoff: Backoff) -> float:
-        """The delay before connecting again, and one clear line about why.
-
-        A session that ends right after it began does not reset the backoff: a broker that
-        hands our client id to another client would otherwise have two bridges knock each other
-        off in a tight loop.
-        """
-        options = self._options
-        lasted = None if self._connected_at is None else time.monotonic() - self._connected_at
-        self._connected_at = None
-        if lasted is not None and lasted >= _STABLE_SESSION:
-            backoff.reset()
-            self._short_sessions = 0
-            self._said_taken_over = False
-        elif lasted is not None:
-            self._short_sessions += 1
-        delay = backoff.fail()
-        if _session_taken_over(err):
-            why = "another client connected with the same client id (session taken over)"
-        elif self._short_sessions >= _SHORT_SESSIONS:
-            why = "it keeps closing the connection right after it is made; another client "
-            why += "probably uses the same client id"
-        else:
-            why = ""
-        if why:
-            level = logging.DEBUG if self._said_taken_over else logging.ERROR
-            self._said_taken_over = True
-            _LOGGER.log(
-                level,
-                "The MQTT broker %s:%d disconnected us as %r: %s. Set mqtt.client_id to one "
-                "unique to this bridge; retrying in %.0f s",
-                options.host,
-                options.port,
-                options.client_id,
-                why,
-                delay,
-            )
-            return delay
-        _LOGGER.log(
-            logging.WARNING if backoff.failures == 1 else logging.DEBUG,
-            "MQTT broker %s:%d unavailable: %s; retrying in %.1f s",
-            options.host,
-            options.port,
-            err,
-            delay,
-        )
-        return delay
 
     async def publish(self, message: Outgoing) -> None:
         """Publish one message; QoS 1 and 2 return once the broker acknowledged it."""
@@ -310,7 +260,7 @@ class MqttConnection:
         if self._closing.is_set():  # close() came while connecting: do not announce
             return
         self._client = client
-        self._connected_at = time.monotonic()
+        self._sessions.connected_at = time.monotonic()
         if backoff.failures:
             _LOGGER.info("Reconnected to MQTT broker %s:%d", options.host, options.port)
         else:
@@ -376,6 +326,58 @@ class MqttConnection:
         except aiomqtt.MqttError as err:
             raise MqttUnavailableError(f"publishing {topic} failed: {err}") from err
         honour_cancellation()
+
+
+class _Sessions:
+    """How long sessions last; the delay before the next one, and one clear line about why.
+
+    A session that ends right after it began does not reset the backoff: a broker that hands our
+    client id to another client would otherwise have two bridges knock each other off in a
+    tight loop.
+    """
+
+    def __init__(self) -> None:
+        self.connected_at: float | None = None
+        self._short = 0
+        self._said = False
+
+    def dropped(self, err: Exception, backoff: Backoff, options: MqttOptions) -> float:
+        lasted = None if self.connected_at is None else time.monotonic() - self.connected_at
+        self.connected_at = None
+        if lasted is not None and lasted >= _STABLE_SESSION:
+            backoff.reset()
+            self._short = 0
+            self._said = False
+        elif lasted is not None:
+            self._short += 1
+        delay = backoff.fail()
+        if _session_taken_over(err):
+            why = "another client connected with the same client id (session taken over)"
+        elif self._short >= _SHORT_SESSIONS:
+            why = "it keeps closing the connection right after it is made; another client "
+            why += "probably uses the same client id"
+        else:
+            _LOGGER.log(
+                logging.WARNING if backoff.failures == 1 else logging.DEBUG,
+                "MQTT broker %s:%d unavailable: %s; retrying in %.1f s",
+                options.host,
+                options.port,
+                err,
+                delay,
+            )
+            return delay
+        _LOGGER.log(
+            logging.DEBUG if self._said else logging.ERROR,
+            "The MQTT broker %s:%d disconnected us as %r: %s. Set mqtt.client_id to one unique "
+            "to this bridge; retrying in %.0f s",
+            options.host,
+            options.port,
+            options.client_id,
+            why,
+            delay,
+        )
+        self._said = True
+        return delay
 
 
 def _session_taken_over(err: BaseException) -> bool:
