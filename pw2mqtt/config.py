@@ -5,6 +5,7 @@ Precedence, highest first: environment variables, `…_FILE` variables, the YAML
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -139,8 +140,10 @@ class MqttSettings(_Section):
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
-    client_id: str = "pw2mqtt"
-    """Stable across restarts, so the broker keeps one session per bridge."""
+    client_id: str | None = None
+    """Stable across restarts, so the broker keeps one session per bridge. Default:
+    `pw2mqtt` and a short hash of the base topic and the gateways' names (or hosts), so two
+    bridges never take each other's place."""
     keepalive: int = Field(60, ge=5, le=3600)
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     tls: MqttTlsSettings = MqttTlsSettings()
@@ -163,8 +166,10 @@ class HomeAssistantSettings(_Section):
     enabled: bool = True
     """Publish Home Assistant discovery. Nothing else needs Home Assistant."""
     discovery_prefix: str = "homeassistant"
-    legacy_object_id: bool = False
-    """Also send `object_id`, for Home Assistant releases before 2025.10."""
+    legacy_object_id: bool = True
+    """Also send `object_id`: Home Assistant before 2025.10 ignores `default_entity_id` and
+    would name the entities after the site instead; newer releases take `default_entity_id` and
+    say nothing about the extra field."""
 
     @field_validator("discovery_prefix")
     @classmethod
@@ -248,6 +253,15 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     """Where TLS pins and login sessions are kept (one sub-directory per gateway)."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def mqtt_client_id(self) -> str:
+        """`mqtt.client_id`, else one derived from what tells this bridge apart from others."""
+        if self.mqtt.client_id:
+            return self.mqtt.client_id
+        names = sorted(gateway.name or gateway.address.key for gateway in self.gateways)
+        seed = "\n".join([self.mqtt.base_topic, *names]).encode()
+        return "pw2mqtt" + hashlib.sha256(seed).hexdigest()[:12]
 
     @field_validator("gateways", mode="before")
     @classmethod

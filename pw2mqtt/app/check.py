@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity
 from pw2mqtt.config import GatewaySettings
 from pw2mqtt.errors import (
     CertificatePinMismatchError,
@@ -23,6 +24,7 @@ from pw2mqtt.errors import (
 from pw2mqtt.gateway.rest.client import GatewayClient
 from pw2mqtt.gateway.rest.models import (
     AGGREGATES,
+    POWERWALLS,
     READ_ENDPOINTS,
     SOE,
     STATUS,
@@ -65,6 +67,7 @@ async def _report(client: GatewayClient, out: Printer, state_dir: Path) -> None:
     await client.read(SOE)  # logs in (or reuses the saved session)
     how = "new login" if client.logins else "saved session reused"
     out(f"role         {settings.role} ({how})")
+    out(f"slug         {await _identity(client, status)}")
 
     answered: list[str] = []
     missing: list[str] = []
@@ -94,6 +97,21 @@ async def _report(client: GatewayClient, out: Printer, state_dir: Path) -> None:
         return
     out(f"power now    {_flows(aggregates)}")
     out(f"charge       {soe.app_percentage:.1f} % (raw {soe.percentage:.1f} %)")
+
+
+async def _identity(client: GatewayClient, status: Status | None) -> str:
+    """Which topic slug the bridge would use, or why it cannot run this gateway yet."""
+    din = status.din if status else None
+    if not din:
+        try:
+            din = (await client.read(POWERWALLS)).gateway_din  # firmware 1.50
+        except (EndpointUnsupportedError, PermissionDeniedError, SitemasterStoppedError):
+            din = None
+    try:
+        slug = gateway_identity(client.settings.name, din, str(client.address))
+    except GatewayIdentityError as err:
+        return f"none: {err}"
+    return f"{slug} (from its {'name' if client.settings.name else 'DIN'})"
 
 
 def _tls_line(client: GatewayClient) -> str:

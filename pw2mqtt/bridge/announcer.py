@@ -98,7 +98,13 @@ class Announcer:
                 din=None,
                 via_device=device_id(gateway.device),
             )
-            payload = discovery_payload(info, part.entities, self._topics, version=__version__)
+            payload = discovery_payload(
+                info,
+                part.entities,
+                self._topics,
+                version=__version__,
+                legacy_object_id=self._legacy_object_id,
+            )
             messages.append(
                 Outgoing(self._topics.discovery(device_id(info)), json.dumps(payload), True, 1)
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pw2mqtt.commands.executor import CommandExecutor
+from pw2mqtt.commands.result import CommandResult
 from pw2mqtt.config import GatewaySettings
 from pw2mqtt.entities.catalogue import Entity, Value
 from pw2mqtt.entities.devices import ActiveAlert, PhysicalDevice, devices_for
@@ -30,8 +31,11 @@ class BridgedGateway:
     grid_status: Value | None = None
     pending: bool = False
     last_ok: float | None = None  # epoch seconds of the last successful poll
+    unidentified: str | None = None  # why the gateway has no slug yet (no DIN, no `name`)
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
+    last_command: CommandResult | None = None
+    shown_command: CommandResult | None = None  # whose details were last published
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
     _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 
@@ -53,6 +57,7 @@ class BridgedGateway:
         self.announced = None
         self.parts.clear()
         self.alerts = None
+        self.shown_command = None
         self.availability = None
         self.tracker.forget()
         self.pending = self.latest is not None

@@ -10,13 +10,22 @@ from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity, rest_din
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
-from pw2mqtt.entities.catalogue import Entity, Value, entities_for, format_value
+from pw2mqtt.entities.catalogue import (
+    COMMAND_ENTITIES,
+    COMMANDS_SOURCE,
+    Entity,
+    Value,
+    command_entities,
+    entities_for,
+    format_value,
+)
 from pw2mqtt.entities.devices import ALERT_ENTITIES, active_alerts
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.connection import Outgoing
 from pw2mqtt.mqtt.discovery import device_info
-from pw2mqtt.mqtt.topics import Topics, gateway_slug
+from pw2mqtt.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,10 +61,15 @@ class GatewayPublisher:
             return
         snapshot = update.snapshot
         if gateway.slug is None or gateway.device is None:
-            _identify(gateway, snapshot)
+            try:
+                _identify(gateway, snapshot)
+            except GatewayIdentityError as err:
+                await self._unidentified(gateway, err)
+                return
         entities = (
             *entities_for(snapshot, self._controls),
             *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+            *command_entities(self._controls),
         )
         parts = gateway.devices(snapshot)
         if self._announcer is not None:
@@ -64,9 +78,25 @@ class GatewayPublisher:
             await self._announcer.announce_parts(gateway, parts)
         await self._set_availability(gateway, ONLINE, None)
         await self._publish_alerts(gateway, snapshot)
+        await self._publish_command_details(gateway)
         await self._publish_values(
             gateway, snapshot, entities, [e for part in parts for e in part.entities]
         )
+
+    async def _unidentified(self, gateway: BridgedGateway, err: GatewayIdentityError) -> None:
+        """Keep a gateway without identity offline, with the reason, said once."""
+        first = gateway.unidentified is None
+        gateway.unidentified = str(err)
+        if first:
+            _LOGGER.error("%s", err)
+        if gateway.slug is not None:  # a slug an earlier release derived from the address
+            await self._set_availability(gateway, OFFLINE, str(err))
+            gateway.slug = None
+        elif first:
+            host = str(gateway.client.address)
+            await self._outbox.event(
+                "gateway_offline", {"gateway": None, "host": host, "reason": str(err)}
+            )
 
     async def _set_availability(
         self, gateway: BridgedGateway, value: str, reason: str | None
@@ -94,7 +124,7 @@ class GatewayPublisher:
         assert gateway.slug is not None
         readings: list[tuple[Entity, Value]] = []
         for entity in (*entities, *detail):
-            value = entity.value(snapshot)
+            value = _value(gateway, snapshot, entity)
             if value is not None:
                 readings.append((entity, value))
         due = gateway.tracker.due(readings, time.monotonic())
@@ -124,6 +154,16 @@ class GatewayPublisher:
                 )
             gateway.grid_status = grid
 
+    async def _publish_command_details(self, gateway: BridgedGateway) -> None:
+        """The last command's result as JSON attributes (retained), once per result."""
+        assert gateway.slug is not None
+        result = gateway.last_command
+        if result is None or result is gateway.shown_command or not self._controls:
+            return
+        topic = self._topics.field(gateway.slug, COMMAND_ENTITIES[0].attributes or "")
+        await self._outbox.send([Outgoing(topic, json.dumps(result.as_json()), True, 1)])
+        gateway.shown_command = result
+
     async def _publish_alerts(self, gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
         """The active alerts as JSON attributes, and an event for each one raised or cleared."""
         assert gateway.slug is not None
@@ -144,17 +184,17 @@ class GatewayPublisher:
             await self._outbox.event("alert_cleared", {"gateway": gateway.slug, **alert.as_json()})
 
 
+def _value(gateway: BridgedGateway, snapshot: GatewaySnapshot, entity: Entity) -> Value | None:
+    if entity.source == COMMANDS_SOURCE:
+        result = gateway.last_command
+        return None if result is None else result.summary
+    return entity.value(snapshot)
+
+
 def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
-    din = snapshot.status.din if snapshot.status else None
-    if din is None and snapshot.powerwalls is not None:
-        din = snapshot.powerwalls.gateway_din
-    if gateway.slug is None:
-        gateway.slug = gateway_slug(din, str(gateway.client.address.host))
-        gateway.client.state.save_slug(gateway.slug)
-        if din is None:
-            _LOGGER.warning(
-                "%s reports no DIN; its topics use %r — set `name` to choose another",
-                gateway.client.address,
-                gateway.slug,
-            )
-    gateway.device = device_info(snapshot, gateway.slug)
+    slug = gateway_identity(gateway.settings.name, rest_din(snapshot), str(gateway.client.address))
+    if gateway.slug != slug:
+        gateway.slug = slug
+        gateway.client.state.save_slug(slug)
+    gateway.unidentified = None
+    gateway.device = device_info(snapshot, slug)

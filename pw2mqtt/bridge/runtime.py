@@ -22,6 +22,7 @@ from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
 from pw2mqtt.bridge.publisher import GatewayPublisher
 from pw2mqtt.bridge.status import bridge_info, keep_status_file
 from pw2mqtt.commands.executor import CommandExecutor
+from pw2mqtt.commands.result import CommandResult
 from pw2mqtt.commands.service import CommandService
 from pw2mqtt.config import GatewaySettings, Settings
 from pw2mqtt.gateway.poller import GatewayPoller, GatewayUpdate
@@ -47,7 +48,7 @@ class Bridge:
         self.topics = Topics(settings.mqtt.base_topic, settings.homeassistant.discovery_prefix)
         self._wake = asyncio.Event()
         self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
-        self._log_relay = LogRelay(self._wake)
+        self._log_relay = LogRelay(self._wake, settings.state_dir)
         self._birth_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
         subscriptions = [(self.topics.homeassistant_status, 1)]
@@ -55,7 +56,7 @@ class Bridge:
             subscriptions.append((self.topics.discovery_filter, 1))
         subscriptions.extend(CommandService.subscriptions_for(self.topics))
         self.connection = MqttConnection(
-            MqttOptions.from_settings(settings.mqtt),
+            MqttOptions.from_settings(settings.mqtt, settings.mqtt_client_id),
             will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
             subscriptions=subscriptions,
             on_connect=self._on_connect,
@@ -63,7 +64,12 @@ class Bridge:
         )
         self._outbox = Outbox(self.connection, self.topics)
         self.commands = CommandService(
-            self.topics, settings.commands, self.connection, self._executors, self._spawn
+            self.topics,
+            settings.commands,
+            self.connection,
+            self._executors,
+            self._spawn,
+            on_result=self._on_command_result,
         )
         self._announcer = (
             Announcer(
@@ -187,6 +193,14 @@ class Bridge:
 
     def _executors(self) -> dict[str, CommandExecutor]:
         return {g.slug: g.executor for g in self._gateways if g.slug is not None}
+
+    async def _on_command_result(self, result: CommandResult) -> None:
+        """Shown on the gateway's `last_command` entity with the next publication, now."""
+        for gateway in self._gateways:
+            if gateway.slug == result.gateway:
+                gateway.last_command = result
+                gateway.pending = gateway.latest is not None
+                self._wake.set()
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         if self._tasks is None:

@@ -6,7 +6,9 @@
 - A value equal to the current state answers ok without a write.
 - "ok" means the gateway shows the new state: it is read back until it matches or a deadline
   passes. Nothing is set optimistically; the fresh state is published by the normal poll path.
-- A 403 or 404 is remembered per kind, so later commands are refused here with the same reason.
+- A 403, 404 or 405 is remembered per kind, and across restarts in the gateway's state
+  directory, so later commands are refused here with the same reason; kinds written by the same
+  gateway call (mode and reserve: `/api/operation`) are refused together.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pw2mqtt.gateway.percent import app_from_raw
 from pw2mqtt.gateway.poller import GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
 from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus
+from pw2mqtt.gateway.state import StoredRefusal
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -55,6 +58,18 @@ class SupersededError(CommandError):
     """A newer command of the same kind arrived before this one ran."""
 
 
+class RefusedError(CommandError):
+    """The gateway refused this kind of command (403/404/405), now or recently."""
+
+
+SHARED_CALLS: Final = (frozenset({Kind.OPERATION_MODE, Kind.BACKUP_RESERVE}),)
+"""Kinds that one gateway call writes together: a refusal of the call refuses them all."""
+
+
+def sharing_a_call(kinds: frozenset[Kind]) -> frozenset[Kind]:
+    return kinds.union(*(group for group in SHARED_CALLS if group & kinds))
+
+
 class CommandExecutor:
     def __init__(
         self,
@@ -65,6 +80,7 @@ class CommandExecutor:
         refresh: Callable[[], None],
         firmware: Callable[[], str | None],
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
@@ -77,14 +93,24 @@ class CommandExecutor:
         self._lock = asyncio.Lock()
         self._pending: list[tuple[frozenset[Kind], asyncio.Future[None]]] = []
         self._last_write: dict[Kind, float] = {}
-        self._refused: dict[Kind, tuple[str, float]] = {}
+        self._wall_clock = wall_clock
+        known = {kind.value for kind in Kind}
+        self._refused = {Kind(r.kind): r for r in client.state.load_refusals() if r.kind in known}
 
     def refusal(self, kind: Kind) -> str | None:
-        """Why commands of `kind` are refused here for now, if they are."""
+        """Why commands of `kind` are refused here for now, if they are.
+
+        A refusal remembered for another role or another firmware no longer holds.
+        """
         refused = self._refused.get(kind)
-        if refused is None or refused[1] <= self._clock():
+        if refused is None or refused.until <= self._wall_clock():
             return None
-        return refused[0]
+        if refused.role != self._client.settings.role:
+            return None
+        firmware = self._firmware()
+        if firmware and refused.firmware and firmware != refused.firmware:
+            return None
+        return refused.reason
 
     async def execute(self, change: Change) -> Outcome:
         kinds = change.kinds
@@ -121,7 +147,7 @@ class CommandExecutor:
     def _check_now(self, kinds: frozenset[Kind]) -> None:
         for kind in kinds:
             if (reason := self.refusal(kind)) is not None:
-                raise CommandError(reason)
+                raise RefusedError(reason)
         if self._client.paused_for > 0:
             raise CommandError(
                 f"the gateway is paused for {self._client.paused_for:.0f} s after it asked to be "
@@ -155,7 +181,7 @@ class CommandExecutor:
         if ready_at > now:
             await self._sleep(ready_at - now)
 
-    def _remember_refusal(self, kinds: frozenset[Kind], err: GatewayError) -> CommandError:
+    def _remember_refusal(self, kinds: frozenset[Kind], err: GatewayError) -> RefusedError:
         if isinstance(err, EndpointUnsupportedError):
             reason = "not supported on this gateway (404)"
         elif getattr(err, "status", None) == 405:
@@ -165,10 +191,15 @@ class CommandExecutor:
                 f"not permitted for the {self._client.settings.role} role on firmware "
                 f"{self._firmware_text()} (403)"
             )
-        until = self._clock() + self._settings.recheck_refused
-        for kind in kinds:
-            self._refused[kind] = (reason, until)
-        return CommandError(reason)
+        until = self._wall_clock() + self._settings.recheck_refused
+        role, firmware = self._client.settings.role, self._firmware()
+        for kind in sharing_a_call(kinds):
+            self._refused[kind] = StoredRefusal(kind.value, reason, until, role, firmware)
+        try:
+            self._client.state.save_refusals(self._refused.values())
+        except OSError as problem:
+            _LOGGER.warning("could not remember the refusal across restarts: %s", problem)
+        return RefusedError(reason)
 
     def _firmware_text(self) -> str:
         return self._firmware() or "unknown"

@@ -39,7 +39,10 @@ class Kind(StrEnum):
 _MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
 _TRUE: Final = frozenset({"true", "on"})
 _FALSE: Final = frozenset({"false", "off"})
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+# ASCII only: Python's float() also takes Arabic-Indic, full-width or mathematical bold digits,
+# which the docs never promise.
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$", re.ASCII)
+_SPACE: Final = " \t\r\n"  # the blanks stripped around a value; others (U+00A0, …) are refused
 
 FIELDS: Final = ("operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster")
 FIELD_KINDS: Final = {
@@ -179,7 +182,7 @@ def _change(values: dict[str, Any]) -> Change:
 def _mode(value: Any) -> str:
     if not isinstance(value, str):
         raise CommandError(f"operation_mode must be one of {', '.join(SETTABLE_MODES)}")
-    text = re.sub(r"[\s-]+", "_", value.strip().lower())
+    text = re.sub(r"[ \t-]+", "_", _word(value))
     text = _MODE_ALIASES.get(text, text)
     if text not in SETTABLE_MODES:
         shown = value if len(value) <= 40 else value[:40] + "…"
@@ -191,8 +194,8 @@ def _mode(value: Any) -> str:
 
 
 def _percent(value: Any, key: str, lowest: float) -> float:
-    if isinstance(value, str) and _NUMBER.match(value.strip()):
-        value = float(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip(_SPACE)):
+        value = float(value.strip(_SPACE))
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise CommandError(f"{key} must be a number from {lowest:g} to 100")
     number = float(value)
@@ -205,7 +208,7 @@ def _boolean(value: Any, key: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        text = value.strip().lower()
+        text = _word(value)
         if text in _TRUE:
             return True
         if text in _FALSE:
@@ -214,10 +217,16 @@ def _boolean(value: Any, key: str) -> bool:
 
 
 def _sitemaster(value: Any) -> str:
-    text = value.strip().lower() if isinstance(value, str) else None
+    text = _word(value) if isinstance(value, str) else None
     if text not in {"run", "stop"}:
         raise CommandError("sitemaster must be run or stop")
     return text
+
+
+def _word(value: str) -> str:
+    """Lower-cased ASCII; other text becomes "" (the Kelvin sign U+212A lower-cases to "k")."""
+    text = value.strip(_SPACE)
+    return text.lower() if text.isascii() else ""
 
 
 def _transaction(value: Any) -> Transaction:
@@ -242,7 +251,7 @@ def _text(payload: bytes) -> str:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         raise CommandError("payload is not UTF-8 text") from None
-    if not text.strip():
+    if not text.strip(_SPACE):
         raise CommandError("payload is empty")
     if any(not ch.isprintable() and not ch.isspace() for ch in text):
         raise CommandError("payload contains control characters")
@@ -250,7 +259,7 @@ def _text(payload: bytes) -> str:
 
 
 def _decode_plain(payload: bytes) -> Any:
-    text = _text(payload).strip()
+    text = _text(payload).strip(_SPACE)
     if text[:1] in '"[{':
         try:
             value = json.loads(text, parse_constant=_no_constants)

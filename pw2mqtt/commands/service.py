@@ -2,7 +2,8 @@
 
 Routing, the safety gates that need no gateway (retained, not enabled, unknown gateway), the
 response on `<base>/bridge/response/…` (and an MQTT 5 response topic when the request names
-one), the events, and the per-kind availability of Home Assistant's controls.
+one), the events, the per-kind availability topics, and a `CommandResult` per command on a
+known gateway for whoever shows it to the user (`on_result`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pw2mqtt.commands.executor import CommandExecutor
+from pw2mqtt.commands.executor import CommandExecutor, RefusedError
 from pw2mqtt.commands.parse import (
     SET_REQUEST,
     CommandRequest,
@@ -25,6 +26,7 @@ from pw2mqtt.commands.parse import (
     parse_request,
     transaction_of,
 )
+from pw2mqtt.commands.result import CommandResult, Status
 from pw2mqtt.config import CommandSettings
 from pw2mqtt.errors import CommandError
 from pw2mqtt.mqtt.connection import Incoming, MqttConnection, MqttUnavailableError, Outgoing
@@ -33,12 +35,18 @@ from pw2mqtt.mqtt.topics import Topics
 _LOGGER = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
+OnResult = Callable[[CommandResult], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
 class _Route:
     response: str  # the command name answered on <base>/bridge/response/<name>
     parse: Callable[[], CommandRequest]
+    gateway: str | None = None  # when the topic names it
+
+
+async def _ignore(result: CommandResult) -> None:
+    del result
 
 
 class CommandService:
@@ -49,12 +57,15 @@ class CommandService:
         connection: MqttConnection,
         executors: Callable[[], Mapping[str, CommandExecutor]],
         spawn: Spawn,
+        *,
+        on_result: OnResult = _ignore,
     ) -> None:
         self._topics = topics
         self._settings = settings
         self._connection = connection
         self._executors = executors
         self._spawn = spawn
+        self._on_result = on_result
 
     @staticmethod
     def subscriptions_for(topics: Topics) -> list[tuple[str, int]]:
@@ -76,12 +87,17 @@ class CommandService:
                 message.topic,
             )
             return
+        request: CommandRequest | None = None
         try:
             request = route.parse()
             executor = self._check(request)
         except CommandError as err:
             transaction = err.transaction or transaction_of(message.payload)
             await self._answer_error(reply, str(err), transaction, message.topic)
+            gateway = request.gateway if request else route.gateway
+            change = request.change.describe() if request else {}
+            if gateway is not None:
+                await self._result(gateway, "rejected", change, str(err), transaction)
             return
         await self._event("command_accepted", request, {})
         self._spawn(self._execute(executor, request, reply))
@@ -110,11 +126,15 @@ class CommandService:
         if len(rest) == 2 and rest[1] == "set" and rest[0] != "bridge":
             gateway = rest[0]
             return _Route(
-                SET_REQUEST, lambda: parse_json_set(payload, gateway=gateway, source=topic)
+                SET_REQUEST,
+                lambda: parse_json_set(payload, gateway=gateway, source=topic),
+                gateway,
             )
         if len(rest) == 3 and rest[2] == "set" and rest[0] != "bridge":
             gateway, key = rest[0], rest[1]
-            return _Route(SET_REQUEST, lambda: parse_field_set(gateway, key, payload, source=topic))
+            return _Route(
+                SET_REQUEST, lambda: parse_field_set(gateway, key, payload, source=topic), gateway
+            )
         return None
 
     def _check(self, request: CommandRequest) -> CommandExecutor:
@@ -156,12 +176,14 @@ class CommandService:
             )
             await self._answer_error(reply, str(err), request.transaction, request.source)
             await self._refresh_availability(executor, request)
+            status: Status = "refused" if isinstance(err, RefusedError) else "failed"
+            await self._result_of(request, status, str(err))
             return
         except Exception:
             _LOGGER.exception("command on %s failed unexpectedly", request.gateway)
-            await self._answer_error(
-                reply, "internal error (see the bridge's log)", request.transaction, request.source
-            )
+            internal = "internal error (see the bridge's log)"
+            await self._answer_error(reply, internal, request.transaction, request.source)
+            await self._result_of(request, "failed", internal)
             return
         data = {"gateway": request.gateway, **outcome.data}
         if outcome.status == "unchanged":
@@ -169,6 +191,27 @@ class CommandService:
         _LOGGER.info("command on %s: %s (%s)", request.gateway, outcome.data, outcome.status)
         await self._answer(reply, {"status": "ok", "data": data}, request.transaction)
         await self._event("command_applied", request, {"result": outcome.status})
+        await self._result_of(request, "unchanged" if data.get("unchanged") else "applied", None)
+
+    async def _result_of(self, request: CommandRequest, status: Status, reason: str | None) -> None:
+        change = request.change.describe()
+        await self._result(request.gateway, status, change, reason, request.transaction)
+
+    async def _result(
+        self,
+        gateway: str,
+        status: Status,
+        change: dict[str, Any],
+        reason: str | None,
+        transaction: Transaction,
+    ) -> None:
+        """Hand the outcome on, for a gateway that exists (an unknown one has no entities)."""
+        if gateway not in self._executors():
+            return
+        try:
+            await self._on_result(CommandResult(gateway, status, change, reason, transaction))
+        except (MqttUnavailableError, ValueError) as err:
+            _LOGGER.warning("could not publish a command's result: %s", err)
 
     async def _refresh_availability(
         self, executor: CommandExecutor, request: CommandRequest

@@ -7,15 +7,18 @@ snapshot, so a Powerwall 3 or an old firmware never shows entities that stay emp
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, Literal
 
 from pw2mqtt.gateway.rest.models import (
     Aggregates,
     BatteryBlock,
+    GridFault,
     GridStatus,
     MeterReading,
     OperationMode,
@@ -96,18 +99,32 @@ class Entity:
     def value(self, snapshot: GatewaySnapshot) -> Value | None:
         value = self.read(snapshot)
         if isinstance(value, float) and self.precision is not None:
-            value = round(value, self.precision)
+            value = round_half_away(value, self.precision)
         return value
 
 
+def round_half_away(value: float, precision: int) -> float:
+    """Round as people do, halves away from zero, on the decimal digits shown (`repr`).
+
+    Python's `round` takes halves to the even neighbour (2.5 → 2, 3.5 → 4) and works on the
+    binary value (`round(0.285, 2)` is 0.28), so equal steps were published unevenly.
+    """
+    if not math.isfinite(value):
+        return value
+    quantum = Decimal(1).scaleb(-precision)
+    rounded = float(Decimal(repr(value)).quantize(quantum, rounding=ROUND_HALF_UP))
+    return rounded + 0.0  # -0.0 → 0.0
+
+
 def format_value(value: Value) -> str:
-    """The plain MQTT payload: `85.3`, `true`, `self_consumption`."""
+    """The plain MQTT payload: `85.3`, `true`, `self_consumption`; never an exponent."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         if value.is_integer():
             return str(int(value))
-        return repr(value)
+        text = repr(value)
+        return format(Decimal(text), "f") if "e" in text else text
     return str(value)
 
 
@@ -251,17 +268,33 @@ def _firmware(snapshot: GatewaySnapshot) -> str | None:
     return status.version.split()[0]
 
 
+def _grid_fault_list(snapshot: GatewaySnapshot) -> tuple[GridFault, ...] | None:
+    """`/api/system_status/grid_faults`, else the same list inside `/api/system_status`, where
+    firmware 1.50 keeps it (its separate endpoint is 404)."""
+    if snapshot.grid_faults is not None:
+        return snapshot.grid_faults.root
+    system = snapshot.system_status
+    if system is not None and "grid_faults" in system.model_fields_set:
+        return system.grid_faults
+    return None
+
+
 def _grid_fault_count(snapshot: GatewaySnapshot) -> int | None:
-    faults = snapshot.grid_faults
-    return None if faults is None else len(faults.root)
+    faults = _grid_fault_list(snapshot)
+    return None if faults is None else len(faults)
 
 
 def _last_grid_fault(snapshot: GatewaySnapshot) -> str | None:
-    faults = snapshot.grid_faults
-    if faults is None or not faults.root:
+    faults = _grid_fault_list(snapshot)
+    if not faults:
         return None
-    latest = max(faults.root, key=lambda fault: fault.timestamp or _NEVER)
-    return latest.alert_name
+    latest = max(faults, key=lambda fault: fault.timestamp or _NEVER)
+    return _blank_is_none(latest.alert_name)
+
+
+def _blank_is_none(text: str | None) -> str | None:
+    """An empty string from the gateway means "no value", never an empty payload."""
+    return text if text and text.strip() else None
 
 
 # -- the catalogue ----------------------------------------------------------------------------
@@ -332,7 +365,11 @@ ENTITIES: tuple[Entity, ...] = (
         "battery_power", "Battery power", "Positive while discharging.", _meter_power("battery")
     ),
     _power("grid_power", "Grid power", "Positive while importing.", _meter_power("site")),
-    _power("solar_power", "Solar power", "Solar production.", _meter_power("solar")),
+    _power(
+        "solar_power", "Solar power",
+        "Solar production, never negative (an inverter's standby draw at night shows as 0).",
+        _meter_power("solar", "pos"),
+    ),
     _power("load_power", "Load power", "Home consumption.", _meter_power("load")),
     _power(
         "grid_import_power", "Grid import power", "Grid power while importing, else 0.",
@@ -475,6 +512,28 @@ ENTITIES: tuple[Entity, ...] = (
 )  # fmt: skip
 
 
+# -- what became of the last command -----------------------------------------------------------
+
+COMMANDS_SOURCE: Final = "commands"
+"""The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
+
+COMMAND_ENTITIES: Final = (
+    Entity(
+        "last_command", "Last command",
+        "What the last command to this gateway asked and what became of it: applied, "
+        "unchanged, refused (by the gateway, with its reason), failed or rejected. The "
+        "attributes hold `status`, `change`, `reason`, `at` and `transaction`.",
+        COMMANDS_SOURCE, _no_state,
+        category="diagnostic", icon="mdi:console-line", attributes="last_command_details",
+    ),
+)  # fmt: skip
+
+
+def command_entities(controls: frozenset[str]) -> tuple[Entity, ...]:
+    """Announced while any command kind is enabled, so a refusal is seen where it was made."""
+    return COMMAND_ENTITIES if controls else ()
+
+
 # -- one set per Powerwall, from /api/system_status battery_blocks ------------------------------
 
 
@@ -498,7 +557,7 @@ def _block_text(index: int, field: str) -> Reader:
     def read(snapshot: GatewaySnapshot) -> str | None:
         block = _block(index, snapshot)
         value = None if block is None else getattr(block, field)
-        return None if value is None else str(value)
+        return None if value is None else _blank_is_none(str(value))
 
     return read
 

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+_LOGGER = logging.getLogger(__name__)
 
 _PIN_FILE = "tls-pin.sha256"
 _SESSION_FILE = "session.json"
 _SLUG_FILE = "topic-slug"
+_REFUSALS_FILE = "refused-commands.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,17 @@ class StoredSession:
 
     def __repr__(self) -> str:
         return f"StoredSession(role={self.role!r}, token=<redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRefusal:
+    """A command kind the gateway refused, kept so a restart does not ask it again at once."""
+
+    kind: str
+    reason: str
+    until: float  # epoch seconds
+    role: str
+    firmware: str | None = None
 
 
 class GatewayState:
@@ -68,6 +85,25 @@ class GatewayState:
         with contextlib.suppress(FileNotFoundError):
             (self.directory / _SESSION_FILE).unlink()
 
+    def load_refusals(self) -> tuple[StoredRefusal, ...]:
+        try:
+            data = json.loads((self.directory / _REFUSALS_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return ()
+        except (OSError, ValueError) as err:
+            _LOGGER.warning(
+                "the remembered command refusals could not be read (%s); forgotten", err
+            )
+            return ()
+        entries = data.get("refused") if isinstance(data, dict) else None
+        refusals = [_refusal(entry) for entry in entries] if isinstance(entries, list) else [None]
+        if None in refusals:
+            _LOGGER.warning("some remembered command refusals were not understood; forgotten")
+        return tuple(refusal for refusal in refusals if refusal is not None)
+
+    def save_refusals(self, refusals: Iterable[StoredRefusal]) -> None:
+        self._write(_REFUSALS_FILE, json.dumps({"refused": [asdict(r) for r in refusals]}))
+
     def _write(self, name: str, text: str) -> Path:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / name
@@ -78,3 +114,17 @@ class GatewayState:
         os.chmod(temporary, 0o600)  # the umask or an existing file may have widened it
         temporary.replace(path)
         return path
+
+
+def _refusal(entry: object) -> StoredRefusal | None:
+    if not isinstance(entry, dict) or set(entry) - set(StoredRefusal.__dataclass_fields__):
+        return None
+    kind, reason, role = entry.get("kind"), entry.get("reason"), entry.get("role")
+    until, firmware = entry.get("until"), entry.get("firmware")
+    if not (isinstance(kind, str) and isinstance(reason, str) and isinstance(role, str)):
+        return None
+    if isinstance(until, bool) or not isinstance(until, int | float) or not math.isfinite(until):
+        return None
+    if firmware is not None and not isinstance(firmware, str):
+        return None
+    return StoredRefusal(kind, reason, float(until), role, firmware)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,12 @@ _WILL_ON_CANCEL_TIMEOUT = 2.0
 _PENDING_CALLS_WARNING = 500
 # SUBACK return codes from 0x80 on mean the subscription was refused.
 _SUBACK_FAILURE = 0x80
+# MQTT 5 DISCONNECT reason "Session taken over": another client connected with our client id.
+_SESSION_TAKEN_OVER = 0x8E
+# A session shorter than this does not count as a recovery; this many in a row look like a
+# client id shared with another client (MQTT 3.1.1 brokers give no reason).
+_STABLE_SESSION = 10.0
+_SHORT_SESSIONS = 3
 
 
 class MqttUnavailableError(Pw2MqttError):
@@ -56,12 +63,13 @@ class MqttOptions:
     reconnect_max: float = 60.0
 
     @classmethod
-    def from_settings(cls, settings: MqttSettings) -> MqttOptions:
+    def from_settings(cls, settings: MqttSettings, client_id: str | None = None) -> MqttOptions:
+        """`client_id` stands in when the settings name none (`Settings.mqtt_client_id`)."""
         tls = settings.tls
         return cls(
             host=settings.host,
             port=settings.port,
-            client_id=settings.client_id,
+            client_id=settings.client_id or client_id or "pw2mqtt",
             username=settings.username,
             password=settings.password.get_secret_value() if settings.password else None,
             keepalive=settings.keepalive,
@@ -136,6 +144,7 @@ class MqttConnection:
         self._stopped = asyncio.Event()
         self._running = False
         self._final: list[Outgoing] = []
+        self._sessions = _Sessions()
 
     @property
     def connected(self) -> bool:
@@ -156,15 +165,7 @@ class MqttConnection:
                 except (aiomqtt.MqttError, MqttUnavailableError) as err:
                     if self._closing.is_set():
                         break
-                    delay = backoff.fail()
-                    _LOGGER.log(
-                        logging.WARNING if backoff.failures == 1 else logging.DEBUG,
-                        "MQTT broker %s:%d unavailable: %s; retrying in %.1f s",
-                        options.host,
-                        options.port,
-                        err,
-                        delay,
-                    )
+                    delay = self._sessions.dropped(err, backoff, options)
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
                             await self._closing.wait()
@@ -259,6 +260,7 @@ class MqttConnection:
         if self._closing.is_set():  # close() came while connecting: do not announce
             return
         self._client = client
+        self._sessions.connected_at = time.monotonic()
         if backoff.failures:
             _LOGGER.info("Reconnected to MQTT broker %s:%d", options.host, options.port)
         else:
@@ -268,7 +270,6 @@ class MqttConnection:
                 options.port,
                 options.client_id,
             )
-        backoff.reset()
         try:
             await self._on_connect()
             receiver = asyncio.create_task(self._receive(client), name="pw2mqtt.mqtt.receive")
@@ -325,6 +326,68 @@ class MqttConnection:
         except aiomqtt.MqttError as err:
             raise MqttUnavailableError(f"publishing {topic} failed: {err}") from err
         honour_cancellation()
+
+
+class _Sessions:
+    """How long sessions last; the delay before the next one, and one clear line about why.
+
+    A session that ends right after it began does not reset the backoff: a broker that hands our
+    client id to another client would otherwise have two bridges knock each other off in a
+    tight loop.
+    """
+
+    def __init__(self) -> None:
+        self.connected_at: float | None = None
+        self._short = 0
+        self._said = False
+
+    def dropped(self, err: Exception, backoff: Backoff, options: MqttOptions) -> float:
+        lasted = None if self.connected_at is None else time.monotonic() - self.connected_at
+        self.connected_at = None
+        if lasted is not None and lasted >= _STABLE_SESSION:
+            backoff.reset()
+            self._short = 0
+            self._said = False
+        elif lasted is not None:
+            self._short += 1
+        delay = backoff.fail()
+        if _session_taken_over(err):
+            why = "another client connected with the same client id (session taken over)"
+        elif self._short >= _SHORT_SESSIONS:
+            why = "it keeps closing the connection right after it is made; another client "
+            why += "probably uses the same client id"
+        else:
+            _LOGGER.log(
+                logging.WARNING if backoff.failures == 1 else logging.DEBUG,
+                "MQTT broker %s:%d unavailable: %s; retrying in %.1f s",
+                options.host,
+                options.port,
+                err,
+                delay,
+            )
+            return delay
+        _LOGGER.log(
+            logging.DEBUG if self._said else logging.ERROR,
+            "The MQTT broker %s:%d disconnected us as %r: %s. Set mqtt.client_id to one unique "
+            "to this bridge; retrying in %.0f s",
+            options.host,
+            options.port,
+            options.client_id,
+            why,
+            delay,
+        )
+        self._said = True
+        return delay
+
+
+def _session_taken_over(err: BaseException) -> bool:
+    seen: BaseException | None = err
+    while seen is not None:
+        code = getattr(seen, "rc", None)
+        if isinstance(code, ReasonCode) and code.value == _SESSION_TAKEN_OVER:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def honour_cancellation() -> None:

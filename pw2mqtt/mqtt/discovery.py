@@ -90,7 +90,7 @@ def discovery_payload(
     topics: Topics,
     *,
     version: str,
-    legacy_object_id: bool = False,
+    legacy_object_id: bool = True,
 ) -> dict[str, Any]:
     return {
         "dev": _without_none(
@@ -120,7 +120,7 @@ def discovery_payload(
 
 
 def component(
-    device: DeviceInfo, entity: Entity, topics: Topics, *, legacy_object_id: bool = False
+    device: DeviceInfo, entity: Entity, topics: Topics, *, legacy_object_id: bool = True
 ) -> dict[str, Any]:
     """One entry of `cmps`: only the keys Home Assistant's schema for the platform accepts."""
     platform = entity.platform
@@ -161,22 +161,17 @@ def removal_payload() -> str:
 
 
 def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, Any]:
-    """Where Home Assistant sends a change, and the control's own availability.
+    """Where Home Assistant sends a change.
 
-    A control is available while the bridge, the gateway and its command kind all are: a kind
-    the gateway refused (403/404) shows as unavailable instead of failing on every use.
+    A control is available while the bridge and the gateway are, also when the gateway refused
+    its kind: it keeps showing the gateway's real value, and the refusal and its reason are on
+    the `last_command` entity (an unavailable control told the user nothing).
     """
     control = entity.control
     if entity.platform not in COMMAND_PLATFORMS or control is None:
         return {}
     config: dict[str, Any] = {
         "command_topic": topics.field_set(device.slug, control.command_key),
-        "availability": [
-            {"topic": topics.bridge_state},
-            {"topic": topics.availability(device.slug)},
-            {"topic": topics.command_availability(device.slug, control.kind)},
-        ],
-        "availability_mode": "all",
         "retain": False,
         "optimistic": False,
     }

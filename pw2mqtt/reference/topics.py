@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pw2mqtt.entities.catalogue import ENTITIES, Entity, powerwall_entities
+from pw2mqtt.entities.catalogue import COMMAND_ENTITIES, ENTITIES, Entity, powerwall_entities
 from pw2mqtt.entities.devices import ALERT_ENTITIES
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
 from pw2mqtt.mqtt.discovery import ENTITY_ID_PREFIX, DeviceInfo, device_id
@@ -50,7 +50,8 @@ def _bridge_topics() -> tuple[_Topic, ...]:
         ),
         _Topic(
             t.bridge_logging, "no", 0,
-            'JSON `{"level": …, "message": …, "namespace": …}`: warnings and errors.',
+            'JSON `{"level": …, "message": …, "namespace": …}`: warnings and errors. The state '
+            "directory is written `<state_dir>`: nothing of the host's file system is published.",
         ),
         _Topic(
             t.bridge_event, "no", 1,
@@ -95,15 +96,18 @@ In the topics below:
 - `{_TOPICS.base}` is the base topic, `mqtt.base_topic` in the settings.
 - `{GW}` is the gateway's slug. By default it is the serial part of the gateway's DIN, in lower
   case: DIN `1232100-00-E--TG123456789ABC` gives `tg123456789abc`. Set `name` on the gateway in
-  the settings to choose your own (lower-case letters, digits, `_` and `-`). Every gateway has
-  its own level, even when there is only one.
+  the settings to choose your own (lower-case letters, digits, `_` and `-`). A gateway that
+  reports no DIN (a Powerwall 3) needs a `name`: its address may change, and with it anything
+  derived from it. Until it has one it stays offline, and the log, `pw2mqtt check` and a
+  `gateway_offline` event say so. Every gateway has its own level, even when there is only one.
 - `{_TOPICS.discovery_prefix}` is Home Assistant's discovery prefix,
   `homeassistant.discovery_prefix` in the settings.
 
 ## Payloads
 
-- Numbers are bare decimals with a `.`, without a unit: `1234.5`, never `1234.5 W`. They are
-  rounded to the decimals Home Assistant is told to show.
+- Numbers are bare decimals with a `.`, without a unit or an exponent: `1234.5`, never
+  `1234.5 W`. They are rounded to the decimals Home Assistant is told to show, halves away from
+  zero (`2.5` → `3`, `-2.5` → `-3`).
 - Booleans are `true` and `false`; enumerations are lower-case words such as
   `self_consumption`.
 - A value pw2mqtt cannot read yet is not published on its own topic, and is `null` in the JSON
@@ -116,7 +120,8 @@ In the topics below:
 
 - **Signs.** Battery power is positive while the battery discharges and negative while it
   charges. Grid power is positive while the site imports from the grid and negative while it
-  exports. Solar and load power are positive. The `…_import_power`, `…_export_power`,
+  exports. Solar and load power are positive; solar power is never negative (an inverter's
+  standby draw at night is published as 0). The `…_import_power`, `…_export_power`,
   `…_charge_power` and `…_discharge_power` fields split them into values that are never
   negative (disabled in Home Assistant by default).
 - **Battery %.** The gateway keeps a hidden 5 % at the bottom of the battery. `battery_level`
@@ -163,6 +168,7 @@ answered with an error and never reaches the gateway.
 | `{_TOPICS.field_set(GW, "operation_mode")}` | `self_consumption`, `autonomous` or `backup` (the app's `self_powered` and `time_based_control` too; any case) |
 | `{_TOPICS.field_set(GW, "backup_reserve")}` | app %, 0 to 100 (`20`, `12.5`) |
 | `{_TOPICS.field_set(GW, "backup_reserve_raw")}` | raw %, 5 to 100 |
+| (any of these) | ASCII only: digits `0`-`9`, `.`, a leading `+`/`-` and spaces or tabs around the value; Arabic-Indic, full-width or other digits, look-alike letters and other spaces are refused |
 | `{_TOPICS.field_set(GW, "off_grid")}` | `true`/`false` or `ON`/`OFF` |
 | `{_TOPICS.field_set(GW, "sitemaster")}` | `run` or `stop` |
 | `{_TOPICS.gateway_set(GW)}` | JSON, one change: `{{"operation_mode": "backup", "backup_reserve": 20, "transaction": "t1"}}` |
@@ -184,14 +190,24 @@ response topic and correlation data are honoured as well.
   `commands.min_interval` seconds; a burst collapses to its newest value.
 - A kind the gateway refuses (403: "not permitted for the customer role on firmware …", 404:
   "not supported on this gateway", 405) is refused by pw2mqtt too, for
-  `commands.recheck_refused` seconds, and `{_TOPICS.command_availability(GW, "<kind>")}` says
-  `offline`, so Home Assistant shows the control as unavailable.
+  `commands.recheck_refused` seconds, also across restarts (kept in the gateway's state
+  directory, for the same role and firmware), and `{_TOPICS.command_availability(GW, "<kind>")}`
+  says `offline` meanwhile. Kinds written by the same gateway call are refused together:
+  `operation_mode` and `backup_reserve` (`/api/operation`). Home Assistant's control stays
+  available and shows the gateway's real value.
+- While any kind is enabled, `{_TOPICS.field(GW, "last_command")}` says in one line what the
+  last command to the gateway asked and what became of it, e.g. `backup_reserve 30: refused, not
+  permitted for the customer role on firmware 21.44 (403)`, and
+  `{_TOPICS.field(GW, "last_command_details")}` (retained) holds `{{"status": "applied" |
+  "unchanged" | "refused" | "failed" | "rejected", "change": {{…}}, "reason": …, "at": …,
+  "transaction": …}}`. In Home Assistant it is the *Last command* sensor (below).
 - Accepted, applied, failed and rejected commands are reported on `{_TOPICS.bridge_event}`
   (`command_accepted`, `command_applied`, `command_failed`, `command_rejected`).
 
 In Home Assistant an enabled kind turns its entity into a control: a select for the mode, a
 number (0-100, step 1) for the reserve, a switch for off-grid and two buttons for the
-sitemaster (the last three under configuration, disabled until you enable them).
+sitemaster (the last three under configuration, disabled until you enable them). The entity
+that reports on commands:
 
 """
 
@@ -209,8 +225,10 @@ Each gateway is one device, announced on
   `{_TOPICS.availability(GW)}` say `online`;
 - read their plain value topic, `{_TOPICS.field(GW, "<key>")}`.
 
-With `homeassistant.legacy_object_id: true` the entities also get `object_id`, for Home
-Assistant releases before 2025.10. pw2mqtt listens on `{_TOPICS.homeassistant_status}` and announces
+The entities also get `object_id` (`homeassistant.legacy_object_id`, on by default): Home
+Assistant before 2025.10 ignores `default_entity_id` and would otherwise name them after the site
+(`sensor.home_energy_gateway_…`); later releases use `default_entity_id` and accept the extra
+field without a warning. pw2mqtt listens on `{_TOPICS.homeassistant_status}` and announces
 everything again when Home Assistant comes online; nothing else needs Home Assistant.
 
 """
@@ -221,6 +239,8 @@ def render() -> str:
     parts.append("\n¹ Retained unless the setting `mqtt.retain` is false.\n\n")
     parts.append(_HOME_ASSISTANT)
     parts.append(_COMMANDS)
+    parts.append(_entity_table(COMMAND_ENTITIES))
+    parts.append("\n")
     parts.append(_DETAIL)
     parts.append(_entity_table(ALERT_ENTITIES))
     parts.append("\n")

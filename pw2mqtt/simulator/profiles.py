@@ -173,13 +173,14 @@ PROFILES: Final[Mapping[str, Profile]] = MappingProxyType(
             float_powers=True,
             phase_fields=False,
             access=_table(
-                reads=READS,
+                reads=tuple(path for path in READS if path != GRID_FAULTS),
                 writes=Access.CUSTOMER,
                 islanding=Access.CUSTOMER,
                 extra_reads=(VITALS,),
                 get_stop=True,
             ),
-            description="Gateway 1, firmware 1.50.1: the customer may write everything",
+            description="Gateway 1, firmware 1.50.1: the customer may write everything; "
+            "grid faults only inside /api/system_status",
         ),
         "21.44": Profile(
             name="21.44",

@@ -55,6 +55,7 @@ async def test_prints_the_gateways_facts(sim: GatewaySimulator, tmp_path: Path) 
     assert f"din          {sim.din}" in result.out
     assert "firmware     21.44" in result.out
     assert "role         customer (new login)" in result.out
+    assert "slug         tg123456789abc (from its DIN)" in result.out
     assert "TLS server name: powerwall" in result.out
     fingerprint = ":".join(sim.fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
     assert f"pinned sha256 {fingerprint}" in result.out
@@ -75,6 +76,9 @@ async def test_powerwall_3_restricted(sim: GatewaySimulator, tmp_path: Path) -> 
     assert result.code == 0, result.err
     assert "endpoints    3 of 16 answer" in result.out
     assert "firmware     not reported" in result.out
+    [slug] = [line for line in result.out.splitlines() if line.startswith("slug ")]
+    assert "reports no DIN" in slug
+    assert "set `name` for this gateway" in slug
 
 
 async def test_wrong_password_is_one_line(sim: GatewaySimulator, tmp_path: Path) -> None:

@@ -207,13 +207,15 @@ async def test_restricted_gateway_announces_only_what_it_has(
     broker: Broker, sim: GatewaySimulator, tmp_path: Path
 ) -> None:
     sim.set_profile("pw3-restricted")
-    host_slug = "localhost"
+    name = "garage"  # a Powerwall 3 reports no DIN over REST: it needs a name
+    values = settings_for(broker, [sim], tmp_path)
+    values["gateways"][0]["name"] = name
     async with MqttProbe(broker, ["pw2mqtt/#", "homeassistant/#"]) as probe:
-        async with running_bridge(settings_for(broker, [sim], tmp_path)):
+        async with running_bridge(values):
             config_message = await probe.wait_for(
-                f"homeassistant/device/pw2mqtt_{host_slug}/config", timeout=10
+                f"homeassistant/device/pw2mqtt_{name}/config", timeout=10
             )
-            await probe.wait_for(f"{BASE}/{host_slug}/battery_level")
+            await probe.wait_for(f"{BASE}/{name}/battery_level")
     components = set(json.loads(config_message.payload)["cmps"])
     assert {"battery_level", "grid_power", "grid_status"} <= components
     assert not components & {"operation_mode", "backup_reserve", "firmware_version"}

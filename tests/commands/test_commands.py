@@ -56,9 +56,11 @@ async def bridge_for(
     role: str = "customer",
     protocol: str = "3.1.1",
     slug: str = SLUG,
+    name: str | None = None,
 ) -> AsyncIterator[MqttProbe]:
     """The bridge with commands, and a probe that has seen the gateway come online."""
     password = "Installer1" if role == "installer" else "Pw2MqttSim"
+    named = {"name": name} if name else {}
     values = bridge_settings(
         [sim],
         {
@@ -68,7 +70,7 @@ async def bridge_for(
             "protocol": protocol,
         },
         tmp_path / "state",
-        gateway={"password": password, "role": role, "timeout": 3.0},
+        gateway={"password": password, "role": role, "timeout": 3.0, **named},
         commands=ALL_COMMANDS if commands is None else commands,
     )
     async with running_bridge(values):
@@ -257,8 +259,8 @@ async def test_customer_islanding_refused_on_25(
 async def test_not_supported_on_a_powerwall_3(
     broker: Broker, sim: GatewaySimulator, tmp_path: Path
 ) -> None:
-    async with bridge_for(broker, sim, tmp_path, slug="localhost") as probe:
-        answer = await command(probe, f"{BASE}/localhost/backup_reserve/set", "25")
+    async with bridge_for(broker, sim, tmp_path, slug="pw3", name="pw3") as probe:
+        answer = await command(probe, f"{BASE}/pw3/backup_reserve/set", "25")
     assert answer["error"] == "not supported on this gateway (404)"
     assert writes(sim) == []
 

@@ -30,6 +30,10 @@ from pw2mqtt.errors import CommandError
         ("backup_reserve", b"0", Change(backup_reserve_raw=5.0)),
         ("backup_reserve", b"100", Change(backup_reserve_raw=100.0)),
         ("backup_reserve", b" 12.5 ", Change(backup_reserve_raw=16.875)),
+        ("backup_reserve", b"\t20\r\n", Change(backup_reserve_raw=24.0)),
+        ("backup_reserve", b"+20", Change(backup_reserve_raw=24.0)),
+        ("backup_reserve", b"20.", Change(backup_reserve_raw=24.0)),
+        ("backup_reserve", b'"20"', Change(backup_reserve_raw=24.0)),
         ("backup_reserve_raw", b"24", Change(backup_reserve_raw=24.0)),
         ("off_grid", b"true", Change(off_grid=True)),
         ("off_grid", b"ON", Change(off_grid=True)),
@@ -78,6 +82,40 @@ BAD_FIELD_VALUES = [
     ("backup_reserve", b"9" * 400, "from 0 to 100"),
     ("backup_reserve", b"20,5", "number"),
     ("backup_reserve", b"null", "number"),
+    # Unicode look-alikes: Python's float() takes any decimal digit, the docs promise ASCII only.
+    ("backup_reserve", "\u0662\u0660".encode(), "number"),  # Arabic-Indic
+    ("backup_reserve", "\u06f2\u06f0".encode(), "number"),  # extended Arabic-Indic (Persian)
+    ("backup_reserve", "\uff12\uff10".encode(), "number"),  # full-width
+    ("backup_reserve", "\U0001d7d0\U0001d7ce".encode(), "number"),  # mathematical bold
+    ("backup_reserve", "\u0968\u0966".encode(), "number"),  # Devanagari
+    ("backup_reserve", "\u00b2\u2070".encode(), "number"),  # superscripts
+    ("backup_reserve", "\u2082\u2080".encode(), "number"),  # subscripts
+    ("backup_reserve", "2\uff10".encode(), "number"),  # ASCII mixed with full-width
+    ("backup_reserve", "\u221220".encode(), "number"),  # minus sign U+2212 (-20 would be refused)
+    ("backup_reserve", "\u221210".encode(), "number"),
+    ("backup_reserve", "\uff12\uff10.\uff15".encode(), "number"),
+    ("backup_reserve", "20\uff0e5".encode(), "number"),  # full-width full stop
+    ("backup_reserve", "\u00a020".encode(), "number"),  # no-break space
+    ("backup_reserve", "20\u00a0".encode(), "number"),
+    ("backup_reserve", "\u200720".encode(), "number"),  # figure space
+    ("backup_reserve", "\u300020".encode(), "number"),  # ideographic space
+    ("backup_reserve", "\u200b20".encode(), "control characters"),  # zero-width space
+    ("backup_reserve", "\ufeff20".encode(), "control characters"),  # byte order mark
+    ("backup_reserve", "2\u200d0".encode(), "control characters"),  # zero-width joiner
+    ("backup_reserve", '"\u0662\u0660"'.encode(), "number"),  # as a JSON string
+    ("backup_reserve", b'"\\u0662\\u0660"', "number"),  # the same, escaped in JSON
+    ("backup_reserve", "\u00a0".encode(), "number"),
+    ("backup_reserve_raw", "\uff12\uff14".encode(), "number"),
+    ("operation_mode", "\uff42\uff41\uff43\uff4b\uff55\uff50".encode(), "not one of"),
+    ("operation_mode", "bac\u212aup".encode(), "not one of"),  # Kelvin sign lower-cases to k
+    ("operation_mode", "b\u0430ckup".encode(), "not one of"),  # Cyrillic a
+    ("operation_mode", "\u00a0backup".encode(), "not one of"),
+    ("operation_mode", "self\u00a0powered".encode(), "not one of"),
+    ("off_grid", "\uff2f\uff2e".encode(), "true/false"),
+    ("off_grid", "\u00a0on".encode(), "true/false"),
+    ("off_grid", "tru\u0435".encode(), "true/false"),  # Cyrillic e
+    ("sitemaster", "\uff32\uff35\uff2e".encode(), "run or stop"),
+    ("sitemaster", "\u2003run".encode(), "run or stop"),  # em space
     ("backup_reserve_raw", b"4.99", "from 5 to 100"),
     ("backup_reserve_raw", b"0", "from 5 to 100"),
     ("off_grid", b"", "empty"),
@@ -142,6 +180,12 @@ BAD_JSON = [
     (b'{"backup_reserve": [20]}', "number"),
     (b'{"backup_reserve": {"v": 20}}', "number"),
     (b'{"backup_reserve": 20, "backup_reserve_raw": 24}', "not both"),
+    ('{"backup_reserve": "\uff12\uff10"}'.encode(), "number"),
+    (b'{"backup_reserve": "\\u0662\\u0660"}', "number"),
+    (b'{"backup_reserve": "\\u221220"}', "number"),
+    (b'{"backup_reserve": "\\u00a020"}', "number"),
+    ('{"operation_mode": "\uff42\uff41\uff43\uff4b\uff55\uff50"}'.encode(), "one of"),
+    (b'{"off_grid": "\\u00a0true"}', "true/false"),
     (b'{"operation_mode": 1}', "one of"),
     (b'{"operation_mode": ["backup"]}', "one of"),
     (b'{"off_grid": "maybe"}', "true/false"),
@@ -219,3 +263,16 @@ def test_random_json_is_a_change_or_a_command_error(body: object) -> None:
     except CommandError:
         return
     assert request.change.kinds
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    key=st.sampled_from(["operation_mode", "backup_reserve", "off_grid", "sitemaster"]),
+    text=st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=12),
+)
+def test_only_ascii_text_is_ever_accepted(key: str, text: str) -> None:
+    try:
+        parse_field_set("gw", key, text.encode())
+    except CommandError:
+        return
+    assert text.isascii(), text

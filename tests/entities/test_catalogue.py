@@ -12,6 +12,7 @@ from pw2mqtt.entities.catalogue import (
     entities_for,
     format_value,
     powerwall_entities,
+    round_half_away,
 )
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
@@ -120,7 +121,84 @@ def test_a_zero_lifetime_counter_is_not_published() -> None:
         (72.0, "72"),
         (3, "3"),
         ("backup", "backup"),
+        (0.00001, "0.00001"),
+        (-0.0, "0"),
+        (1.5e-7, "0.00000015"),
     ],
 )
 def test_format_value(value: bool | float | str, text: str) -> None:
     assert format_value(value) == text
+
+
+CAPTURE_150 = FIXTURES / "tesla_powerwall"
+
+
+def snapshot_150() -> GatewaySnapshot:
+    """The real 1.50.1 answers: no separate grid_faults capture (the endpoint is 404 there)."""
+    endpoints = {endpoint.name: endpoint for endpoint in READ_ENDPOINTS.values()}
+    files = {"status": "status.json", "system_status": "system_status.json"}
+    models = {
+        name: endpoints[name].decode((CAPTURE_150 / file).read_bytes())
+        for name, file in files.items()
+    }
+    return GatewaySnapshot(taken_at=datetime.now(UTC), **models)  # type: ignore[arg-type]
+
+
+def test_grid_faults_inside_system_status_on_1_50() -> None:
+    snapshot = snapshot_150()
+    assert snapshot.grid_faults is None
+    assert snapshot.system_status is not None
+    published = values(snapshot)
+    assert published["grid_fault_count"] == str(len(snapshot.system_status.grid_faults))
+    latest = max(snapshot.system_status.grid_faults, key=lambda f: f.timestamp or 0)
+    assert published["last_grid_fault"] == latest.alert_name
+
+
+def test_no_grid_fault_entities_when_no_source_has_the_list() -> None:
+    snapshot = snapshot_of(["system_status"])
+    assert snapshot.system_status is not None
+    bare = snapshot.system_status.model_validate({"battery_blocks": []})
+    bare_snapshot = GatewaySnapshot(snapshot.taken_at, system_status=bare)
+    announced = {e.key for e in entities_for(bare_snapshot)}
+    assert not announced & {"grid_fault_count", "last_grid_fault"}
+
+
+def test_an_empty_inverter_state_is_no_value() -> None:
+    published = values(snapshot_150())
+    # The third Powerwall of the capture is in standby with `pinv_state: ""`.
+    assert published["powerwall_1_state"] == "PINV_GridFollowing"
+    assert "powerwall_3_state" not in published
+    assert "powerwall_3_state" not in {e.key for e in entities_for(snapshot_150())}
+
+
+def test_solar_power_is_never_negative() -> None:
+    snapshot = snapshot_of(["aggregates"])
+    assert snapshot.aggregates is not None
+    for served, shown in ((-7.5, "0"), (-0.4, "0"), (7.5, "8"), (2.5, "3"), (1234.49, "1234")):
+        solar = snapshot.aggregates.root["solar"].model_copy(update={"instant_power": served})
+        root = {**snapshot.aggregates.root, "solar": solar}
+        night = GatewaySnapshot(
+            taken_at=snapshot.taken_at,
+            aggregates=snapshot.aggregates.model_copy(update={"root": root}),
+        )
+        assert values(night)["solar_power"] == shown, served
+
+
+@pytest.mark.parametrize(
+    ("value", "precision", "rounded"),
+    [
+        (2.5, 0, 3.0),
+        (3.5, 0, 4.0),
+        (-2.5, 0, -3.0),
+        (0.285, 2, 0.29),
+        (1.005, 2, 1.01),
+        (85.25, 1, 85.3),
+        (85.35, 1, 85.4),
+        (-0.04, 1, 0.0),
+        (float("inf"), 1, float("inf")),
+    ],
+)
+def test_halves_round_away_from_zero(value: float, precision: int, rounded: float) -> None:
+    result = round_half_away(value, precision)
+    assert result == rounded
+    assert format_value(result) != "-0"

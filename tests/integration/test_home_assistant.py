@@ -154,10 +154,8 @@ async def test_controls_used_from_home_assistant_change_the_gateway(
                 "sitemaster": True, "allow_grid_control": True, "min_interval": 0.5,
             },
             calls=(
-                'select.select_option {"entity_id": "select.home_energy_gateway_operation_mode",'
-                ' "option": "backup"}',
-                'number.set_value {"entity_id": "number.home_energy_gateway_backup_reserve",'
-                ' "value": 30}',
+                f'select.select_option {{"entity_id": "{MODE}", "option": "backup"}}',
+                f'number.set_value {{"entity_id": "{RESERVE}", "value": 30}}',
             ),
         )  # fmt: skip
         assert (sim.state.mode, round(sim.state.backup_reserve_percent, 1)) == ("backup", 33.5)
@@ -166,13 +164,65 @@ async def test_controls_used_from_home_assistant_change_the_gateway(
     assert select_call["ok"], select_call
     [mode_set] = sent_to(select_call, "pw2mqtt/tg123456789abc/operation_mode/set")
     assert (mode_set["payload"], mode_set["retain"]) == ("backup", False)
-    assert select_call["states_after"]["select.home_energy_gateway_operation_mode"] == "backup"
+    assert select_call["states_after"][MODE] == "backup"
     [reserve_set] = sent_to(number_call, "pw2mqtt/tg123456789abc/backup_reserve/set")
     assert float(reserve_set["payload"]) == 30
-    assert float(number_call["states_after"]["number.home_energy_gateway_backup_reserve"]) == 30
+    assert float(number_call["states_after"][RESERVE]) == 30
     entities = entities_by_key(result)
     assert entities["off_grid"]["disabled_by"] == "integration"  # a second step to enable it
     assert entities["sitemaster_stop"]["entity_category"] == "config"
+
+
+MODE = "select.powerwall_tg123456789abc_operation_mode"
+RESERVE = "number.powerwall_tg123456789abc_backup_reserve"
+LAST_COMMAND = "sensor.powerwall_tg123456789abc_last_command"
+
+
+async def test_entity_ids_are_the_documented_ones(sim: GatewaySimulator, tmp_path: Path) -> None:
+    """Home Assistant before 2025.10 ignores `default_entity_id`; `object_id` is sent too."""
+    result = await run_rig(sim, tmp_path)
+    assert result["log_issues"] == []  # nor a deprecation warning about the extra field
+    ids = {e["unique_id"]: e["entity_id"] for e in result["entities"]}
+    prefix = "pw2mqtt_tg123456789abc_"
+    gateway = {key: value for key, value in ids.items() if key.startswith(prefix)}
+    assert ids[prefix + "solar_energy_exported"] == (
+        "sensor.powerwall_tg123456789abc_solar_energy_exported"
+    )
+    assert ids[prefix + "grid_connected"] == "binary_sensor.powerwall_tg123456789abc_grid_connected"
+    for unique_id, entity_id in gateway.items():
+        key = unique_id.removeprefix(prefix)
+        assert entity_id.split(".", 1)[1] == f"powerwall_tg123456789abc_{key}", entity_id
+
+
+async def test_a_refused_control_stays_usable_and_says_why(tmp_path: Path) -> None:
+    """Firmware 21.44 refuses the customer's writes: the control keeps the gateway's value and
+    the reason is on the gateway's `last_command` entity."""
+    options = SimulatorOptions(control_port=None, speed=5.0, profile="21.44")
+    async with GatewaySimulator(options) as sim:
+        reserve_before = round((sim.state.backup_reserve_percent - 5) / 0.95)
+        result = await run_rig(
+            sim,
+            tmp_path,
+            commands={"operation_mode": True, "backup_reserve": True, "min_interval": 0.5},
+            calls=(
+                f'number.set_value {{"entity_id": "{RESERVE}", "value": 30}}',
+                f'homeassistant.update_entity {{"entity_id": ["{RESERVE}", "{LAST_COMMAND}",'
+                f' "{MODE}"]}}',
+            ),
+        )  # fmt: skip
+        assert round(sim.state.backup_reserve_percent) == 24  # unchanged
+    assert result["log_issues"] == []
+    refused_call, looked = result["calls"]
+    assert refused_call["ok"], refused_call
+    assert sent_to(refused_call, "pw2mqtt/tg123456789abc/backup_reserve/set")
+    states = looked["states_after"]
+    assert float(states[RESERVE]) == reserve_before  # available, and the real value
+    assert states[MODE] == "self_consumption"  # refused along with it, still available
+    assert states[LAST_COMMAND] == (
+        "backup_reserve 30: refused, not permitted for the customer role on firmware 21.44 (403)"
+    )
+    [last] = [e for e in result["entities"] if e["entity_id"] == LAST_COMMAND]
+    assert last["entity_category"] == "diagnostic"
 
 
 def sent_to(call: dict[str, Any], topic: str) -> list[dict[str, Any]]:

@@ -176,12 +176,15 @@ def test_ids_are_unique_stable_and_valid() -> None:
         assert config["unique_id"] == f"pw2mqtt_{SLUG}_{key}"
         assert config["default_entity_id"] == f"{config['p']}.powerwall_{SLUG}_{key}"
         assert ENTITY_ID.match(config["default_entity_id"])
-        assert "object_id" not in config
 
 
-def test_legacy_object_id_is_the_bare_entity_id() -> None:
-    for config in payload(legacy_object_id=True)["cmps"].values():
+def test_legacy_object_id_is_sent_by_default_as_the_bare_entity_id() -> None:
+    """Home Assistant before 2025.10 ignores `default_entity_id`; `object_id` gives it the
+    same ids."""
+    for config in payload()["cmps"].values():
         assert f"{config['p']}.{config['object_id']}" == config["default_entity_id"]
+    for config in payload(legacy_object_id=False)["cmps"].values():
+        assert "object_id" not in config
 
 
 def test_odd_slugs_still_give_valid_entity_ids() -> None:
@@ -240,8 +243,9 @@ def test_enabled_commands_become_controls() -> None:
     assert config["state_topic"] == f"pw2mqtt/{SLUG}/operation_mode"
     assert config["options"] == ["self_consumption", "autonomous", "backup"]
     assert config["optimistic"] is False
-    assert config["availability_mode"] == "all"
-    assert config["availability"][-1] == {"topic": f"pw2mqtt/{SLUG}/operation_mode/availability"}
+    # Available with the device (bridge and gateway), also while the gateway refuses the kind:
+    # the control shows the real value and the refusal is on `last_command`.
+    assert "availability" not in config
 
     number = component(DEVICE, by_key["backup_reserve"].controlled(), TOPICS)
     assert (number["p"], number["min"], number["max"], number["step"]) == ("number", 0, 100, 1)
