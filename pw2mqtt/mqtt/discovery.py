@@ -134,6 +134,8 @@ def component(
         config["object_id"] = object_id(device, entity)
     if platform != "button":
         config["state_topic"] = topics.field(device.slug, entity.topic_path)
+        config["availability"] = _availability(device, entity, topics)
+        config["availability_mode"] = "all"
     if entity.attributes:
         config["json_attributes_topic"] = topics.field(device.slug, entity.attributes)
     config.update(_command(device, entity, topics))
@@ -163,8 +165,10 @@ def removal_payload() -> str:
 def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, Any]:
     """Where Home Assistant sends a change, and the control's own availability.
 
-    A control is available while the bridge, the gateway and its command kind all are: a kind
-    the gateway refused (403/404) shows as unavailable instead of failing on every use.
+    A control is available while the bridge, the gateway, its endpoint (for a control with a
+    state) and its command kind all are: a kind the gateway refused (403/404) shows as
+    unavailable instead of failing on every use. A button has no endpoint to wait for, so
+    "Sitemaster run" stays usable while a stopped sitemaster blanks the power values.
     """
     control = entity.control
     if entity.platform not in COMMAND_PLATFORMS or control is None:
@@ -172,8 +176,7 @@ def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, An
     config: dict[str, Any] = {
         "command_topic": topics.field_set(device.slug, control.command_key),
         "availability": [
-            {"topic": topics.bridge_state},
-            {"topic": topics.availability(device.slug)},
+            *_availability(device, entity, topics),
             {"topic": topics.command_availability(device.slug, control.kind)},
         ],
         "availability_mode": "all",
@@ -186,6 +189,15 @@ def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, An
     if entity.platform == "number":
         config.update(min=control.minimum, max=control.maximum, step=control.step, mode="box")
     return config
+
+
+def _availability(device: DeviceInfo, entity: Entity, topics: Topics) -> list[dict[str, str]]:
+    """The bridge, the gateway, and for an entity with a state the endpoint it is read from: a
+    value whose endpoint fails shows as unavailable while the rest of the device stays."""
+    listed = [{"topic": topics.bridge_state}, {"topic": topics.availability(device.slug)}]
+    if not entity.stateless:
+        listed.append({"topic": topics.source_availability(device.slug, entity.source)})
+    return listed
 
 
 def _category(entity: Entity) -> str | None:

@@ -86,11 +86,15 @@ class FaultInjector:
         if cfg.busy:
             return "busy", 503
         confined = cfg.endpoints.get(path)
-        if confined == "html":
-            return "html", 200
         if confined is not None:
-            status = int(confined)
-            return ("busy" if status == 503 else "error"), status
+            return _confined(confined)
         if cfg.error_rate and self._random.random() < cfg.error_rate:
             return "error", cfg.error_status or self._random.choice(ERROR_STATUSES)
         return "ok", 200
+
+
+def _confined(fault: str) -> tuple[Outcome, int]:
+    if fault == "html":
+        return "html", 200
+    status = int(fault)
+    return ("busy" if status == 503 else "error"), status

@@ -258,3 +258,30 @@ def test_enabled_commands_become_controls() -> None:
     assert stop["command_topic"] == f"pw2mqtt/{SLUG}/sitemaster/set"
     assert stop["payload_press"] == "stop"
     assert "state_topic" not in stop
+
+
+def test_each_value_also_waits_for_its_endpoint() -> None:
+    by_key = {e.key: e for e in ENTITIES}
+    power = component(DEVICE, by_key["grid_power"], TOPICS)
+    reserve = component(DEVICE, by_key["backup_reserve"].controlled(), TOPICS)
+    run = component(DEVICE, by_key["sitemaster_run"].controlled(), TOPICS)
+    bridge_and_gateway = [
+        {"topic": "pw2mqtt/bridge/state"},
+        {"topic": f"pw2mqtt/{SLUG}/availability"},
+    ]
+    assert power["availability"] == [
+        *bridge_and_gateway,
+        {"topic": f"pw2mqtt/{SLUG}/availability/aggregates"},
+    ]
+    assert power["availability_mode"] == "all"
+    assert reserve["availability"] == [
+        *bridge_and_gateway,
+        {"topic": f"pw2mqtt/{SLUG}/availability/operation"},
+        {"topic": f"pw2mqtt/{SLUG}/backup_reserve/availability"},
+    ]
+    # A button has no value to wait for: "run" stays usable while a stopped sitemaster blanks
+    # the power values.
+    assert run["availability"] == [
+        *bridge_and_gateway,
+        {"topic": f"pw2mqtt/{SLUG}/sitemaster/availability"},
+    ]
