@@ -31,22 +31,27 @@ class EndpointHealth:
         health = self._health.get(name)
         return health is None or health.retry_at <= now
 
-    def answered(self, name: str, now: float) -> GatewayError | None:
-        """Record an answer; the error it was failing with, if it was."""
+    def answered(self, name: str, now: float) -> int:
+        """Record an answer; how many times in a row it had failed before."""
         health = self._entry(name, 0.0)
-        previous = health.error
+        previous = health.backoff.failures
         health.read_at = now
         health.error = None
         health.retry_at = 0.0
         health.backoff.reset()
         return previous
 
-    def failed(self, name: str, err: GatewayError, interval: float, now: float) -> int:
-        """Record a failure and back the endpoint off; its failures in a row."""
+    def failed(
+        self, name: str, err: GatewayError, interval: float, now: float, *, back_off: bool = True
+    ) -> int:
+        """Record a failure and, unless the gateway as a whole failed (`back_off` False), back
+        the endpoint off; its failures in a row."""
         health = self._entry(name, interval)
+        health.error = err
+        if not back_off:
+            return health.backoff.failures
         health.backoff.base = max(interval, 1.0)
         health.backoff.maximum = max(health.backoff.base, self._backoff_max)
-        health.error = err
         health.retry_at = now + health.backoff.fail()
         return health.backoff.failures
 

@@ -191,28 +191,34 @@ class GatewayPoller:
     # -- judging ------------------------------------------------------------------------------
 
     def _answered(self, fresh: GatewaySnapshot, now: float) -> GatewayUpdate:
+        answered = _core_answered(fresh)
         for name in fresh.fresh:
-            if self._health.answered(name, now) is not None:
+            if self._health.answered(name, now) >= self._grace:
                 _LOGGER.info("%s: %s answers again", self._client.address, self._paths[name])
         for name, err in fresh.failed.items():
-            self._endpoint_failed(name, err, now)
+            # While the core gets no answer the gateway's own failure count speaks; the core
+            # endpoints are its probe and keep their pace.
+            core_down = answered is False
+            self._endpoint_failed(
+                name, err, now, quiet=core_down, back_off=not (core_down and name in _CORE_NAMES)
+            )
         if fresh.sitemaster is not None and fresh.sitemaster.running:
-            stopped = self._stopped_endpoints()
-            self._health.retry_now(stopped)  # power values come back at the next tick
-        answered = _core_answered(fresh)
-        if answered is None:
-            answered = self.failures == 0
-        elif answered:
+            self._health.retry_now(self._stopped_endpoints())  # power comes back at once
+        if answered:
             if self.failures >= self._grace:
                 _LOGGER.info("%s: answering again", self._client.address)
             self.failures = 0
-        else:
+        elif answered is False:
             self._count_failure(_first_error(fresh))
         merged = fresh if self._snapshot is None else self._snapshot.merged(fresh)
-        return self._update(merged, now, answered=answered, error=_first_error(fresh))
+        answering = self.failures == 0
+        return self._update(merged, now, answered=answering, error=_first_error(fresh))
 
-    def _endpoint_failed(self, name: str, err: GatewayError, now: float) -> None:
-        in_a_row = self._health.failed(name, err, self._interval[name], now)
+    def _endpoint_failed(
+        self, name: str, err: GatewayError, now: float, *, quiet: bool, back_off: bool
+    ) -> None:
+        interval = self._interval[name]
+        in_a_row = self._health.failed(name, err, interval, now, back_off=back_off)
         if isinstance(err, SitemasterStoppedError):
             if name == AGGREGATES.name and in_a_row == 1:
                 _LOGGER.warning(
@@ -220,14 +226,17 @@ class GatewayPoller:
                     self._client.address,
                 )
             return
-        level = logging.WARNING if in_a_row == 1 else logging.DEBUG
-        _LOGGER.log(
-            level,
-            "%s: %s failed (%s); retrying on its own",
-            self._client.address,
-            self._paths[name],
-            err,
-        )
+        # A body that is not what the endpoint gives is no passing hiccup: say so at once.
+        garbled = isinstance(err, GatewayResponseError) and err.status is None
+        if not quiet and in_a_row == (1 if garbled else self._grace):
+            _LOGGER.warning(
+                "%s: %s fails (%s); its values go unavailable while it does, the rest carry on",
+                self._client.address,
+                self._paths[name],
+                err,
+            )
+        else:
+            _LOGGER.debug("%s: %s failed: %s", self._client.address, self._paths[name], err)
 
     def _gateway_failed(self, err: GatewayError, now: float) -> GatewayUpdate:
         self._count_failure(err)

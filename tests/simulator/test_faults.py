@@ -119,8 +119,7 @@ async def test_endpoint_faults_touch_only_their_path(
 
 def test_endpoint_faults_are_checked() -> None:
     with pytest.raises(ValueError, match="endpoints"):
-        sim_faults = {"api/soe": "html"}
-        FaultConfig.from_mapping({"endpoints": sim_faults})
+        FaultConfig.from_mapping({"endpoints": {"api/soe": "html"}})
     with pytest.raises(ValueError, match="endpoints"):
         FaultConfig.from_mapping({"endpoints": {SOE: "418"}})
     with pytest.raises(ValueError, match="error_status"):
