@@ -67,7 +67,7 @@ class GatewayUpdate:
 
     snapshot: GatewaySnapshot | None
     error: GatewayError | None = None
-    answered: bool = True  # this poll got an answer from the gateway (False within the grace)
+    answered: bool = True  # this poll's core reads got an answer (a stopped sitemaster's too)
 
     @property
     def online(self) -> bool:

@@ -158,6 +158,12 @@ class GatewayClient:
             )
         if answer.status == 403 and method == "GET":  # a fresh session may not read it
             self._forbidden[path] = self._clock() + UNSUPPORTED_RECHECK_SECONDS
+            _LOGGER.info(
+                "%s: %s is refused to the %s role (403); not asking again for a while",
+                self.address,
+                path,
+                self.settings.role,
+            )
         return self._interpret(method, path, answer.status, answer.body)
 
     async def fetch_snapshot(self, endpoints: Iterable[Endpoint[BaseModel]]) -> GatewaySnapshot:
