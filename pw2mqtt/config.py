@@ -91,6 +91,10 @@ class PollSettings(_Section):
     detail: float = Field(30.0, ge=0.0)
     """Seconds between reads of per-device detail (vitals, solar inverter and strings, alerts);
     0 turns it off."""
+    offline_after: int = Field(3, ge=1)
+    """Polls in a row in which power flows, charge and grid status all fail before the gateway
+    is reported offline. Until then, and for a few intervals after a single endpoint fails, the
+    last good values stay."""
 
 
 class GatewaySettings(_Section):
@@ -112,7 +116,9 @@ class GatewaySettings(_Section):
     max_concurrency: int = Field(1, ge=1, le=4)
     """Requests in flight at once to this gateway."""
     pause_seconds: float = Field(300.0, ge=0)
-    """How long to leave the gateway alone after a 429/503 or repeated failed logins."""
+    """How long to leave the gateway alone after a login lockout or repeated failed logins, and
+    the longest pause when it says it is busy (429, or 503 from a core endpoint): those pauses
+    start at 15 s and double each time in a row."""
     login_failure_limit: int = Field(3, ge=1)
     """Failed logins in a row before pausing."""
     backoff_max: float = Field(300.0, ge=1)

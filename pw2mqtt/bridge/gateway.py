@@ -28,9 +28,10 @@ class BridgedGateway:
     latest: GatewayUpdate | None = None
     announced: dict[str, Entity] | None = None
     availability: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # endpoint -> its published availability
     grid_status: Value | None = None
     pending: bool = False
-    last_ok: float | None = None  # epoch seconds of the last successful poll
+    last_ok: float | None = None  # epoch seconds of the last poll the gateway answered
     unidentified: str | None = None  # why the gateway has no slug yet (no DIN, no `name`)
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
@@ -44,8 +45,11 @@ class BridgedGateway:
         return self.slug or str(self.client.address)
 
     def devices(self, snapshot: GatewaySnapshot) -> tuple[PhysicalDevice, ...]:
-        """The part devices, worked out again only when their source was read again."""
+        """The part devices, worked out again only when their source was read again; kept while
+        their source fails, so that they show as unavailable rather than vanish."""
         source = (snapshot.vitals, snapshot.solar_powerwall)
+        if source == (None, None) and {"vitals", "solar_powerwall"} & snapshot.failed.keys():
+            return self._devices
         known = self._devices_from
         if known is None or source[0] is not known[0] or source[1] is not known[1]:
             self._devices = devices_for(snapshot)
@@ -59,5 +63,6 @@ class BridgedGateway:
         self.alerts = None
         self.shown_command = None
         self.availability = None
+        self.sources.clear()
         self.tracker.forget()
         self.pending = self.latest is not None

@@ -66,22 +66,26 @@ class GatewayPublisher:
             except GatewayIdentityError as err:
                 await self._unidentified(gateway, err)
                 return
-        entities = (
-            *entities_for(snapshot, self._controls),
-            *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
-            *command_entities(self._controls),
+        entities = _kept(
+            gateway,
+            snapshot,
+            (
+                *entities_for(snapshot, self._controls),
+                *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+                *command_entities(self._controls),
+            ),
         )
         parts = gateway.devices(snapshot)
+        detail = [e for part in parts for e in part.entities]
         if self._announcer is not None:
             if await self._announcer.announce(gateway, snapshot, entities):
                 await self._on_announced()
             await self._announcer.announce_parts(gateway, parts)
         await self._set_availability(gateway, ONLINE, None)
+        await self._publish_sources(gateway, snapshot, (*entities, *detail))
         await self._publish_alerts(gateway, snapshot)
         await self._publish_command_details(gateway)
-        await self._publish_values(
-            gateway, snapshot, entities, [e for part in parts for e in part.entities]
-        )
+        await self._publish_values(gateway, snapshot, entities, detail)
 
     async def _unidentified(self, gateway: BridgedGateway, err: GatewayIdentityError) -> None:
         """Keep a gateway without identity offline, with the reason, said once."""
@@ -113,6 +117,22 @@ class GatewayPublisher:
             if reason:
                 data["reason"] = reason
             await self._outbox.event(f"gateway_{value}", data)
+
+    async def _publish_sources(
+        self, gateway: BridgedGateway, snapshot: GatewaySnapshot, entities: Sequence[Entity]
+    ) -> None:
+        """`online`/`offline` per endpoint that announced entities read, where it changed."""
+        assert gateway.slug is not None
+        sources = {entity.source for entity in entities if entity.from_endpoint}
+        states = {s: ONLINE if snapshot.get(s) is not None else OFFLINE for s in sorted(sources)}
+        changed = {s: state for s, state in states.items() if gateway.sources.get(s) != state}
+        if not changed:
+            return
+        gateway.sources.update(changed)
+        topic = self._topics.source_availability
+        await self._outbox.send(
+            [Outgoing(topic(gateway.slug, s), state, True, 1) for s, state in changed.items()]
+        )
 
     async def _publish_values(
         self,
@@ -189,6 +209,22 @@ def _value(gateway: BridgedGateway, snapshot: GatewaySnapshot, entity: Entity) -
         result = gateway.last_command
         return None if result is None else result.summary
     return entity.value(snapshot)
+
+
+def _kept(
+    gateway: BridgedGateway, snapshot: GatewaySnapshot, entities: tuple[Entity, ...]
+) -> tuple[Entity, ...]:
+    """`entities`, plus the announced ones whose endpoint fails for now: they stay announced
+    (and show as unavailable) instead of vanishing from Home Assistant and coming back."""
+    if not gateway.announced or not snapshot.failed:
+        return entities
+    keys = {entity.key for entity in entities}
+    failing = [
+        entity
+        for key, entity in gateway.announced.items()
+        if key not in keys and entity.source in snapshot.failed
+    ]
+    return (*entities, *failing)
 
 
 def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:

@@ -124,7 +124,7 @@ class Bridge:
         client = GatewayClient(settings, self.settings.state_dir)
 
         def deliver(update: GatewayUpdate) -> None:
-            if update.online:
+            if update.online and update.answered:
                 gateway.last_ok = time.time()
             gateway.latest = update
             gateway.pending = True

@@ -44,6 +44,7 @@ SITEMASTER_RUN_PATH: Final = "/api/sitemaster/run"
 SITEMASTER_STOP_PATH: Final = "/api/sitemaster/stop"
 RESERVE_TOLERANCE: Final = 0.5  # raw %; the gateway may store 24 as 24.000019
 CONFIRM_POLL: Final = 1.0
+STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +137,7 @@ class CommandExecutor:
         except (PermissionDeniedError, EndpointUnsupportedError) as err:
             raise self._remember_refusal(kinds, err) from err
         except SitemasterStoppedError as err:
-            raise CommandError(
-                "the gateway's sitemaster is stopped; start it before other commands"
-            ) from err
+            raise CommandError(STOPPED) from err
         except GatewayError as err:
             raise CommandError(f"the gateway could not be used: {err}") from err
 
@@ -156,12 +155,13 @@ class CommandExecutor:
         update = self._health()
         if update is None:
             raise CommandError("the gateway has not answered yet; not queued, send it again later")
-        stopped = isinstance(update.error, SitemasterStoppedError)
-        if update.error is not None and not (stopped and kinds == {Kind.SITEMASTER}):
-            # A stopped sitemaster leaves only the command that starts it again.
+        if update.error is not None:
             raise CommandError(
                 f"the gateway is unavailable ({update.error}); not queued, send it again later"
             )
+        if update.sitemaster_stopped and kinds != {Kind.SITEMASTER}:
+            # A stopped sitemaster leaves only the command that starts it again.
+            raise CommandError(STOPPED)
 
     def _queue(self, kinds: frozenset[Kind]) -> asyncio.Future[None]:
         """Enter the queue; a waiting command that changes nothing beyond `kinds` is superseded."""

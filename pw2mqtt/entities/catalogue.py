@@ -52,6 +52,12 @@ class Control:
     step: float | None = None
 
 
+COMMANDS_SOURCE: Final = "commands"
+"""The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
+BRIDGE_SOURCES: Final = frozenset({COMMANDS_SOURCE})
+"""Sources the bridge fills itself, not a gateway endpoint."""
+
+
 @dataclass(frozen=True, slots=True)
 class Entity:
     """One published value: its topic field, how to read it, and how Home Assistant shows it."""
@@ -88,6 +94,11 @@ class Entity:
     @property
     def stateless(self) -> bool:
         return self.control is not None and self.control.platform == "button"
+
+    @property
+    def from_endpoint(self) -> bool:
+        """Its state is read from a gateway endpoint, whose availability it then follows."""
+        return not self.stateless and self.source not in BRIDGE_SOURCES
 
     def controlled(self) -> Entity:
         """This entity as the Home Assistant control its command kind makes it."""
@@ -514,8 +525,6 @@ ENTITIES: tuple[Entity, ...] = (
 
 # -- what became of the last command -----------------------------------------------------------
 
-COMMANDS_SOURCE: Final = "commands"
-"""The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
 
 COMMAND_ENTITIES: Final = (
     Entity(

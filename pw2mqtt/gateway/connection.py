@@ -41,6 +41,8 @@ from pw2mqtt.gateway.tls import (
 _LOGGER = logging.getLogger(__name__)
 
 _MAX_ERROR_TEXT: Final = 200
+FIRST_BUSY_PAUSE: Final = 15.0
+"""Seconds of the first pause after the gateway says it is busy; each one in a row doubles it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class GatewayConnection:
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self._paused_until = 0.0
         self._pause_reason = ""
+        self._busy_pauses = 0  # pauses for 429/503 since the last answer that succeeded
         self._backoff = Backoff(maximum=settings.backoff_max)
         self._retry_at = 0.0
         self._last_network_error = ""
@@ -97,8 +100,19 @@ class GatewayConnection:
                 f"next attempt in {self._retry_at - now:.0f} s"
             )
 
-    def pause(self, reason: str) -> None:
-        seconds = self.settings.pause_seconds
+    def pause_busy(self, reason: str) -> None:
+        """The gateway as a whole said it is busy: pause short at first, longer each time in a
+        row, up to `pause_seconds`."""
+        seconds = min(
+            self.settings.pause_seconds, FIRST_BUSY_PAUSE * 2 ** min(self._busy_pauses, 16)
+        )
+        self._busy_pauses += 1
+        self.pause(reason, seconds)
+
+    def pause(self, reason: str, seconds: float | None = None) -> None:
+        """Send nothing for `seconds` (default: `pause_seconds`, as after a login lockout)."""
+        if seconds is None:
+            seconds = self.settings.pause_seconds
         self._paused_until = self.clock() + seconds
         self._pause_reason = reason
         _LOGGER.warning(
@@ -179,6 +193,8 @@ class GatewayConnection:
             ) from err
         self._backoff.reset()
         self._retry_at = 0.0
+        if 200 <= answer.status < 300:
+            self._busy_pauses = 0
         return answer
 
     def _network_failure(self, error: GatewayError, reason: str) -> GatewayError:

@@ -4,6 +4,12 @@ Fast endpoints (power flows, charge, grid) are read every few seconds, medium on
 reserve, sitemaster, batteries) every half minute, slow ones (firmware, site) every ten minutes.
 Each poll merges into the previous snapshot, so every update carries the whole picture while
 `snapshot.fresh` says what this poll actually read.
+
+Failures are kept apart. An endpoint that fails keeps its last good value for a few of its
+intervals, then has none (`snapshot.failed` says why), and backs off on its own. The gateway is
+reported unavailable only after `poll.offline_after` polls in a row in which its core reads got
+no answer; a stopped sitemaster answers (502), so such a gateway stays available, without the
+values the stopped sitemaster cannot give.
 """
 
 from __future__ import annotations
@@ -11,14 +17,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
 from pw2mqtt.config import PollSettings
-from pw2mqtt.errors import EndpointUnsupportedError, GatewayError, GatewayPausedError
-from pw2mqtt.gateway.rest.client import GatewayClient
+from pw2mqtt.errors import (
+    EndpointUnsupportedError,
+    GatewayBusyError,
+    GatewayError,
+    GatewayPausedError,
+    GatewayResponseError,
+    SitemasterStoppedError,
+)
+from pw2mqtt.gateway.endpoint_health import EndpointHealth
+from pw2mqtt.gateway.rest.client import CORE, GatewayClient
 from pw2mqtt.gateway.rest.models import (
     AGGREGATES,
     GRID_FAULTS,
@@ -35,7 +49,7 @@ from pw2mqtt.gateway.rest.models import (
     Endpoint,
 )
 from pw2mqtt.gateway.rest.vitals import VITALS_PATH, read_vitals
-from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -43,6 +57,8 @@ FAST: tuple[Endpoint[BaseModel], ...] = (AGGREGATES, SOE, GRID_STATUS)
 MEDIUM: tuple[Endpoint[BaseModel], ...] = (OPERATION, SITEMASTER, SYSTEM_STATUS, GRID_FAULTS)
 SLOW: tuple[Endpoint[BaseModel], ...] = (STATUS, SITE_INFO, SITE_NAME, POWERWALLS)
 DETAIL: tuple[Endpoint[BaseModel], ...] = (SOLAR_POWERWALL,)  # and the protobuf vitals
+VITALS = "vitals"
+_CORE_NAMES = frozenset(endpoint.name for endpoint in CORE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +67,21 @@ class GatewayUpdate:
 
     snapshot: GatewaySnapshot | None
     error: GatewayError | None = None
+    answered: bool = True  # this poll's core reads got an answer (a stopped sitemaster's too)
 
     @property
     def online(self) -> bool:
         return self.error is None
+
+    @property
+    def sitemaster_stopped(self) -> bool:
+        """The gateway says its sitemaster is stopped (its own word, or 502s on power reads)."""
+        snapshot = self.snapshot
+        if snapshot is None:
+            return False
+        if snapshot.sitemaster is not None and snapshot.sitemaster.running is False:
+            return True
+        return any(isinstance(err, SitemasterStoppedError) for err in snapshot.failed.values())
 
 
 def next_due(previous: float, interval: float, now: float) -> float:
@@ -81,12 +108,18 @@ class GatewayPoller:
         if poll.detail > 0:
             tiers.append((poll.detail, DETAIL))
         self._tiers = tuple(tiers)
+        self._interval = {e.name: interval for interval, tier in self._tiers for e in tier}
+        self._interval[VITALS] = poll.detail
+        self._paths = {e.name: e.path for _, tier in self._tiers for e in tier}
+        self._paths[VITALS] = VITALS_PATH
+        self._grace = poll.offline_after
         self._deliver = deliver
         self._clock = clock
         self._due = [0.0] * len(self._tiers)
         self._snapshot: GatewaySnapshot | None = None
+        self._health = EndpointHealth(client.settings.backoff_max)
         self._wake = asyncio.Event()
-        self.failures = 0
+        self.failures = 0  # polls in a row in which the gateway's core reads got no answer
 
     @property
     def snapshot(self) -> GatewaySnapshot | None:
@@ -96,6 +129,7 @@ class GatewayPoller:
         """Poll the first `tiers` tiers now instead of at their next tick (after a command)."""
         for i in range(min(tiers, len(self._due))):
             self._due[i] = 0.0
+            self._health.retry_now(e.name for e in self._tiers[i][1])
         self._wake.set()
 
     async def run(self) -> None:
@@ -106,24 +140,41 @@ class GatewayPoller:
     async def poll_once(self) -> GatewayUpdate:
         now = self._clock()
         due = [i for i, when in enumerate(self._due) if when <= now]
-        endpoints = [endpoint for i in due for endpoint in self._tiers[i][1]]
+        endpoints = [
+            endpoint
+            for i in due
+            for endpoint in self._tiers[i][1]
+            if self._health.due(endpoint.name, now)
+        ]
+        detail = any(self._tiers[i][1] is DETAIL for i in due) and self._health.due(VITALS, now)
         try:
-            fresh = await self._client.fetch_snapshot(endpoints)
-            if DETAIL[0] in endpoints:
-                fresh = await self._with_vitals(fresh)
+            fresh = await self._read(endpoints, detail=detail)
         except GatewayError as err:
-            update = self._failed(err)
+            update = self._gateway_failed(err, now)
         else:
             for i in due:
                 self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
-            merged = fresh if self._snapshot is None else self._snapshot.merged(fresh)
-            self._snapshot = merged
-            if self.failures:
-                _LOGGER.info("%s: answering again", self._client.address)
-            self.failures = 0
-            update = GatewayUpdate(merged)
+            update = self._answered(fresh, now)
         self._deliver(update)
         return update
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def _read(
+        self, endpoints: Sequence[Endpoint[BaseModel]], *, detail: bool
+    ) -> GatewaySnapshot:
+        fresh = await self._client.fetch_snapshot(endpoints)
+        if SITEMASTER not in endpoints and self._newly_stopped(fresh):
+            # Say "stopped" now, not at the next medium tick: /api/sitemaster still answers.
+            fresh = _joined(fresh, await self._client.fetch_snapshot([SITEMASTER]))
+        if detail:
+            fresh = await self._with_vitals(fresh)
+        return fresh
+
+    def _newly_stopped(self, fresh: GatewaySnapshot) -> bool:
+        stopped = any(isinstance(err, SitemasterStoppedError) for err in fresh.failed.values())
+        known = self._snapshot.sitemaster if self._snapshot is not None else None
+        return stopped and (known is None or known.running is not False)
 
     async def _with_vitals(self, snapshot: GatewaySnapshot) -> GatewaySnapshot:
         if not self._client.is_supported(VITALS_PATH):
@@ -132,22 +183,122 @@ class GatewayPoller:
             return replace(snapshot, vitals=await read_vitals(self._client))
         except EndpointUnsupportedError:  # removed in firmware 23.44
             return snapshot
+        except GatewayBusyError:
+            raise
+        except GatewayResponseError as err:
+            return replace(snapshot, failed={**snapshot.failed, VITALS: err})
 
-    def _failed(self, err: GatewayError) -> GatewayUpdate:
+    # -- judging ------------------------------------------------------------------------------
+
+    def _answered(self, fresh: GatewaySnapshot, now: float) -> GatewayUpdate:
+        answered = _core_answered(fresh)
+        for name in fresh.fresh:
+            if self._health.answered(name, now) >= self._grace:
+                _LOGGER.info("%s: %s answers again", self._client.address, self._paths[name])
+        for name, err in fresh.failed.items():
+            # While the core gets no answer the gateway's own failure count speaks; the core
+            # endpoints are its probe and keep their pace.
+            core_down = answered is False
+            self._endpoint_failed(
+                name, err, now, quiet=core_down, back_off=not (core_down and name in _CORE_NAMES)
+            )
+        if fresh.sitemaster is not None and fresh.sitemaster.running:
+            self._health.retry_now(self._stopped_endpoints())  # power comes back at once
+        if answered:
+            if self.failures >= self._grace:
+                _LOGGER.info("%s: answering again", self._client.address)
+            self.failures = 0
+        elif answered is False:
+            self._count_failure(_first_error(fresh))
+        merged = fresh if self._snapshot is None else self._snapshot.merged(fresh)
+        answering = self.failures == 0
+        return self._update(merged, now, answered=answering, error=_first_error(fresh))
+
+    def _endpoint_failed(
+        self, name: str, err: GatewayError, now: float, *, quiet: bool, back_off: bool
+    ) -> None:
+        interval = self._interval[name]
+        in_a_row = self._health.failed(name, err, interval, now, back_off=back_off)
+        if isinstance(err, SitemasterStoppedError):
+            if name == AGGREGATES.name and in_a_row == 1:
+                _LOGGER.warning(
+                    "%s: the sitemaster is stopped; power values are unavailable until it runs",
+                    self._client.address,
+                )
+            return
+        # A body that is not what the endpoint gives is no passing hiccup: say so at once.
+        garbled = isinstance(err, GatewayResponseError) and err.status is None
+        if not quiet and in_a_row == (1 if garbled else self._grace):
+            _LOGGER.warning(
+                "%s: %s fails (%s); its values go unavailable while it does, the rest carry on",
+                self._client.address,
+                self._paths[name],
+                err,
+            )
+        else:
+            _LOGGER.debug("%s: %s failed: %s", self._client.address, self._paths[name], err)
+
+    def _gateway_failed(self, err: GatewayError, now: float) -> GatewayUpdate:
+        self._count_failure(err)
+        # After an outage every tier is read again, so nothing stale outlives it.
+        self._due = [0.0] * len(self._tiers)
+        if self._snapshot is None:
+            return GatewayUpdate(None, err, answered=False)
+        return self._update(self._snapshot, now, answered=False, error=err)
+
+    def _count_failure(self, err: GatewayError | None) -> None:
         self.failures += 1
         if self.failures == 1 and not isinstance(err, GatewayPausedError):
             _LOGGER.warning("%s: poll failed: %s", self._client.address, err)
+        elif self.failures == self._grace:
+            _LOGGER.info(
+                "%s: no answer in %d polls in a row; reported unavailable",
+                self._client.address,
+                self.failures,
+            )
         else:
             _LOGGER.debug("%s: poll failed again: %s", self._client.address, err)
-        # After an outage every tier is read again, so nothing stale outlives it.
-        self._due = [0.0] * len(self._tiers)
-        return GatewayUpdate(None, err)
+
+    def _update(
+        self, merged: GatewaySnapshot, now: float, *, answered: bool, error: GatewayError | None
+    ) -> GatewayUpdate:
+        """Drop what is too old or cannot be true now, and decide the gateway's availability."""
+        drop = [name for name in _present(merged) if self._expired(name, now, error)]
+        failed = {
+            name: err
+            for name, err in self._health.failing().items()
+            if self._client.is_supported(self._paths.get(name, ""))
+        }
+        self._snapshot = merged.judged(failed, drop)
+        if self.failures >= self._grace:
+            return GatewayUpdate(None, error or GatewayError("no answer"), answered=False)
+        return GatewayUpdate(self._snapshot, answered=answered)
+
+    def _expired(self, name: str, now: float, error: GatewayError | None) -> bool:
+        current = self._health.error(name)
+        if isinstance(current, SitemasterStoppedError):
+            return True
+        read_at = self._health.read_at(name)
+        interval = self._interval.get(name, 0.0)
+        if read_at is None or interval <= 0:
+            return False
+        if now - read_at <= interval * (self._grace + 1):
+            return False
+        if current is None:
+            self._health.mark(name, error or GatewayError(f"not read for {now - read_at:.0f} s"))
+        return True
+
+    def _stopped_endpoints(self) -> list[str]:
+        return [
+            name
+            for name, err in self._health.failing().items()
+            if isinstance(err, SitemasterStoppedError)
+        ]
 
     def _next_delay(self) -> float:
         fast_interval = self._tiers[0][0]
-        if self.failures:
-            paused = self._client.paused_for
-            return max(paused, fast_interval)
+        if self.failures and min(self._due) <= 0.0:  # the gateway failed: everything is due
+            return max(self._client.paused_for, fast_interval)
         return max(0.0, min(self._due) - self._clock())
 
     async def _sleep(self, delay: float) -> None:
@@ -157,3 +308,39 @@ class GatewayPoller:
                 await self._wake.wait()
         except TimeoutError:
             pass
+
+
+def _core_answered(fresh: GatewaySnapshot) -> bool | None:
+    """Whether the core reads of this poll got an answer (a 502 of a stopped sitemaster is one);
+    None when none was read: other endpoints speak only for themselves."""
+    tried = _CORE_NAMES & (fresh.fresh | fresh.failed.keys())
+    if not tried:
+        return None
+    return any(
+        name in fresh.fresh or isinstance(fresh.failed.get(name), SitemasterStoppedError)
+        for name in tried
+    )
+
+
+def _first_error(fresh: GatewaySnapshot) -> GatewayError | None:
+    for name in (*sorted(_CORE_NAMES), *fresh.failed):
+        if name in fresh.failed:
+            return fresh.failed[name]
+    return None
+
+
+def _present(snapshot: GatewaySnapshot) -> frozenset[str]:
+    return frozenset(name for name in ENDPOINT_NAMES if snapshot.get(name) is not None)
+
+
+def _joined(first: GatewaySnapshot, second: GatewaySnapshot) -> GatewaySnapshot:
+    """One poll's reads from two fetches."""
+    models = {
+        name: second.get(name) if second.get(name) is not None else first.get(name)
+        for name in ENDPOINT_NAMES
+    }
+    return GatewaySnapshot(
+        taken_at=first.taken_at,
+        failed={**first.failed, **second.failed},
+        **models,  # type: ignore[arg-type]
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
+from pw2mqtt.errors import GatewayError
 from pw2mqtt.gateway.rest.models import (
     Aggregates,
     GridFaults,
@@ -34,7 +36,9 @@ class GatewaySnapshot:
 
     A snapshot built by a poll holds what that poll read; `fresh` is derived from the fields that
     are set. `older.merged(newer)` fills the gaps from `older`, so endpoints read at a slower rate
-    carry over, while `fresh` stays the set the newer poll actually read.
+    carry over, while `fresh` stays the set the newer poll actually read. `failed` names the
+    endpoints that are failing now, and why; their field holds the last good value while it is
+    recent enough, else None.
     """
 
     taken_at: datetime
@@ -55,6 +59,7 @@ class GatewaySnapshot:
     update_status: UpdateStatus | None = None
     networks: Networks | None = None
     vitals: DeviceVitals | None = None  # /api/devices/vitals, decoded from protobuf
+    failed: Mapping[str, GatewayError] = field(default_factory=dict, compare=False)
     fresh: frozenset[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +83,15 @@ class GatewaySnapshot:
         object.__setattr__(result, "fresh", newer.fresh)
         return result
 
+    def judged(self, failed: Mapping[str, GatewayError], drop: Iterable[str]) -> GatewaySnapshot:
+        """This snapshot with `failed` as the failing endpoints and the values of `drop` gone."""
+        gone = frozenset(drop)
+        cleared: dict[str, Any] = dict.fromkeys(gone)
+        result = replace(self, failed=dict(failed), **cleared)
+        object.__setattr__(result, "fresh", self.fresh - gone)
+        return result
+
 
 ENDPOINT_NAMES: tuple[str, ...] = tuple(
-    f.name for f in fields(GatewaySnapshot) if f.name not in {"taken_at", "fresh"}
+    f.name for f in fields(GatewaySnapshot) if f.name not in {"taken_at", "fresh", "failed"}
 )

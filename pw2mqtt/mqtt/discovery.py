@@ -134,6 +134,8 @@ def component(
         config["object_id"] = object_id(device, entity)
     if platform != "button":
         config["state_topic"] = topics.field(device.slug, entity.topic_path)
+        config["availability"] = _availability(device, entity, topics)
+        config["availability_mode"] = "all"
     if entity.attributes:
         config["json_attributes_topic"] = topics.field(device.slug, entity.attributes)
     config.update(_command(device, entity, topics))
@@ -163,9 +165,11 @@ def removal_payload() -> str:
 def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, Any]:
     """Where Home Assistant sends a change.
 
-    A control is available while the bridge and the gateway are, also when the gateway refused
-    its kind: it keeps showing the gateway's real value, and the refusal and its reason are on
-    the `last_command` entity (an unavailable control told the user nothing).
+    A control is available while the bridge, the gateway and (for a control with a state) its
+    endpoint are, also when the gateway refused its kind: it keeps showing the gateway's real
+    value, and the refusal and its reason are on the `last_command` entity (an unavailable
+    control told the user nothing). A button has no endpoint to wait for, so "Sitemaster run"
+    stays usable while a stopped sitemaster blanks the power values.
     """
     control = entity.control
     if entity.platform not in COMMAND_PLATFORMS or control is None:
@@ -181,6 +185,15 @@ def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, An
     if entity.platform == "number":
         config.update(min=control.minimum, max=control.maximum, step=control.step, mode="box")
     return config
+
+
+def _availability(device: DeviceInfo, entity: Entity, topics: Topics) -> list[dict[str, str]]:
+    """The bridge, the gateway, and for an entity with a state the endpoint it is read from: a
+    value whose endpoint fails shows as unavailable while the rest of the device stays."""
+    listed = [{"topic": topics.bridge_state}, {"topic": topics.availability(device.slug)}]
+    if entity.from_endpoint:
+        listed.append({"topic": topics.source_availability(device.slug, entity.source)})
+    return listed
 
 
 def _category(entity: Entity) -> str | None:

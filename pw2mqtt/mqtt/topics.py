@@ -70,6 +70,10 @@ class Topics:
     def availability(self, gateway: str) -> str:
         return f"{self.base}/{gateway}/availability"
 
+    def source_availability(self, gateway: str, source: str) -> str:
+        """`online` while the gateway endpoint `source` (a snapshot field) gives values."""
+        return f"{self.base}/{gateway}/availability/{source}"
+
     def state(self, gateway: str) -> str:
         return f"{self.base}/{gateway}/state"
 

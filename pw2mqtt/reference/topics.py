@@ -61,7 +61,17 @@ def _bridge_topics() -> tuple[_Topic, ...]:
         ),
         _Topic(
             t.availability(GW), "yes", 1,
-            "`online` / `offline`: whether the last poll of this gateway succeeded.",
+            "`online` / `offline`: whether the gateway answers. It goes `offline` only after "
+            "`poll.offline_after` polls in a row (3) in which power flows, charge and grid status "
+            "all failed or the gateway could not be reached; one failed request changes nothing. "
+            "A gateway whose sitemaster is stopped answers, so it stays `online`.",
+        ),
+        _Topic(
+            t.source_availability(GW, "<endpoint>"), "yes", 1,
+            "`online` / `offline` for each gateway endpoint that announced values are read from: "
+            f"{_source_names()}. `offline` while the endpoint fails and its last good value is "
+            "older than a few of its poll intervals, and at once for the values a stopped "
+            "sitemaster cannot give; the other values carry on.",
         ),
         _Topic(
             t.state(GW), per_setting, 0,
@@ -221,8 +231,11 @@ Each gateway is one device, announced on
   `<platform>.{ENTITY_ID_PREFIX}_{GW}_<key>` when first added, e.g.
   `sensor.{ENTITY_ID_PREFIX}_tg123456789abc_grid_power` (a `-` in the slug becomes `_`);
   changing the gateway's `name` makes them new entities;
-- are available only while both `{_TOPICS.bridge_state}` and
-  `{_TOPICS.availability(GW)}` say `online`;
+- are available only while `{_TOPICS.bridge_state}`, `{_TOPICS.availability(GW)}` and, for
+  an entity with a state, the endpoint it is read from
+  (`{_TOPICS.source_availability(GW, "<endpoint>")}`) say `online`; so a failing endpoint greys
+  out its own entities only, and the sitemaster buttons stay usable while a stopped sitemaster
+  blanks the power values;
 - read their plain value topic, `{_TOPICS.field(GW, "<key>")}`.
 
 The entities also get `object_id` (`homeassistant.legacy_object_id`, on by default): Home
@@ -255,6 +268,15 @@ def render() -> str:
         _entity_table(powerwall_entities(_SENTINEL - 1), code=_numbered, prose=_numbered_prose)
     )
     return "".join(parts)
+
+
+def _source_names() -> str:
+    """Each endpoint name an entity reads, with its path: `aggregates` (`/api/meters/...`)."""
+    sources = dict.fromkeys(e.source for e in (*ENTITIES, *ALERT_ENTITIES) if e.from_endpoint)
+    sources["solar_powerwall"] = None  # the part devices' sources
+    return ", ".join(
+        f"`{name}` (`{_ENDPOINT_PATHS.get(name, '/api/devices/vitals')}`)" for name in sources
+    )
 
 
 def _topic_table(rows: Iterable[_Topic]) -> str:

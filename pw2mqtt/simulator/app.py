@@ -142,7 +142,7 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     call = core.record(request.method, path, masked(body))
     if request.method == "POST" and path == p.LOGIN:
         core.logins += 1
-    outcome, status = core.faults.outcome()
+    outcome, status = core.faults.outcome(path)
     if outcome == "hang":
         await core.drop.wait()
         _drop(request)
@@ -160,6 +160,10 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         response = rate_limited()
     elif outcome == "error":
         response = random_error(status)
+    elif outcome == "html":  # a web page where JSON belongs, as a proxy or captive portal gives
+        response = web.Response(
+            text=payloads.PORTAL_HTML, content_type="text/html", headers=BASE_HEADERS
+        )
     else:
         response = await route(core, request, path, body, call)
     call.status = response.status

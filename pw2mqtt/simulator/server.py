@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -236,20 +236,25 @@ class GatewaySimulator:
         latency: float = 0.0,
         jitter: float = 0.0,
         error_rate: float = 0.0,
+        error_status: int | None = None,
         busy: bool = False,
         reset: bool = False,
         hang: bool = False,
         rate_limit: bool = False,
+        endpoints: Mapping[str, str] | None = None,
     ) -> None:
-        """Replace the active faults (every argument left out is cleared)."""
+        """Replace the active faults (every argument left out is cleared). `endpoints` confines
+        a fault to one path: "html" (200 with a web page) or a 5xx status such as "503"."""
         self._core.faults.config = FaultConfig(
             latency=latency,
             jitter=jitter,
             error_rate=error_rate,
+            error_status=error_status,
             busy=busy,
             reset=reset,
             hang=hang,
             rate_limit=rate_limit,
+            endpoints=dict(endpoints or {}),
         )
         if not hang:
             self._core.drop_hanging()

@@ -100,15 +100,15 @@ async def test_gateway_outage_goes_offline_then_back(
     async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
         async with running_bridge(settings_for(broker, [sim], tmp_path)):
             await probe.wait_for(f"{BASE}/{SLUG}/availability", is_text("online"))
-            sim.set_sitemaster(running=False)  # data endpoints answer 502
+            sim.set_faults(reset=True)  # every connection dropped without an answer
             offline = await probe.wait_for(
-                f"{BASE}/{SLUG}/availability", is_text("offline"), timeout=8
+                f"{BASE}/{SLUG}/availability", is_text("offline"), timeout=12
             )
             mark = probe.mark()
-            await asyncio.sleep(2.5)  # a few fast polls while the gateway is stopped
+            await asyncio.sleep(2.5)  # a few fast polls while the gateway is away
             stale = [m for m in probe.messages[mark:] if m.topic.endswith("_power")]
             assert stale == []
-            sim.set_sitemaster(running=True)
+            sim.clear_faults()
             await probe.wait_for(
                 f"{BASE}/{SLUG}/availability", is_text("online"), timeout=10, start=mark
             )
@@ -124,7 +124,7 @@ async def test_gateway_outage_goes_offline_then_back(
     assert record["namespace"] == "pw2mqtt.gateway.poller"
     assert not logged.retain
     assert offline.retain
-    assert "sitemaster is stopped" in json.loads(event.payload)["data"]["reason"]
+    assert "cannot reach" in json.loads(event.payload)["data"]["reason"]
 
 
 async def test_broker_restart_brings_everything_back(

@@ -201,14 +201,16 @@ async def test_sitemaster_stop_and_run_on_old_firmware(
         answer = await command(probe, f"{BASE}/{SLUG}/sitemaster/set", "stop")
         assert answer["status"] == "ok", answer
         assert sim.state.sitemaster_running is False
-        await probe.wait_for(f"{BASE}/{SLUG}/availability", lambda m: m.text == "offline")
+        await probe.wait_for(f"{BASE}/{SLUG}/sitemaster_running", lambda m: m.text == "false")
         mode = await command(probe, f"{BASE}/{SLUG}/operation_mode/set", "backup")
         assert "sitemaster is stopped" in mode["error"]  # only `run` may go to a stopped site
         answer = await command(probe, f"{BASE}/{SLUG}/sitemaster/set", "run")
         assert answer["status"] == "ok", answer
         assert sim.state.sitemaster_running is True
-        await probe.wait_for(f"{BASE}/{SLUG}/availability", lambda m: m.text == "online")
+        await probe.wait_for(f"{BASE}/{SLUG}/sitemaster_running", lambda m: m.text == "true")
     assert writes(sim) == [("GET", "/api/sitemaster/stop"), ("GET", "/api/sitemaster/run")]
+    # A stopped sitemaster is not an unreachable gateway.
+    assert [m.text for m in probe.on(f"{BASE}/{SLUG}/availability")] == ["online"]
 
 
 # -- refused by the gateway --------------------------------------------------------------------

@@ -59,7 +59,15 @@ async def test_a_refusal_is_shown_and_the_controls_keep_the_real_value(
     assert components["last_command"]["json_attributes_topic"] == DETAILS
     assert components["last_command"]["entity_category"] == "diagnostic"
     for control in ("backup_reserve", "operation_mode"):
-        assert "availability" not in components[control]  # the device's: bridge and gateway
+        # The bridge, the gateway and the endpoint the value is read from; never the refused kind.
+        topics = [entry["topic"] for entry in components[control]["availability"]]
+        gateway = f"{BASE}/{SLUG}/availability"
+        assert topics == [f"{BASE}/bridge/state", gateway, f"{gateway}/operation"]
+    # Filled by the bridge itself: it follows the bridge and the gateway alone.
+    assert [entry["topic"] for entry in components["last_command"]["availability"]] == [
+        f"{BASE}/bridge/state",
+        f"{BASE}/{SLUG}/availability",
+    ]
     state = json.loads(reserve_after.payload)
     assert format(state["backup_reserve"], "g") == reserve_before  # the gateway's real value
     assert state["last_command"] == mode_last.text

@@ -243,9 +243,13 @@ def test_enabled_commands_become_controls() -> None:
     assert config["state_topic"] == f"pw2mqtt/{SLUG}/operation_mode"
     assert config["options"] == ["self_consumption", "autonomous", "backup"]
     assert config["optimistic"] is False
-    # Available with the device (bridge and gateway), also while the gateway refuses the kind:
-    # the control shows the real value and the refusal is on `last_command`.
-    assert "availability" not in config
+    # Available with the bridge, the gateway and its endpoint, also while the gateway refuses the
+    # kind: the control shows the real value and the refusal is on `last_command`.
+    assert config["availability"] == [
+        {"topic": "pw2mqtt/bridge/state"},
+        {"topic": f"pw2mqtt/{SLUG}/availability"},
+        {"topic": f"pw2mqtt/{SLUG}/availability/operation"},
+    ]
 
     number = component(DEVICE, by_key["backup_reserve"].controlled(), TOPICS)
     assert (number["p"], number["min"], number["max"], number["step"]) == ("number", 0, 100, 1)
@@ -262,3 +266,26 @@ def test_enabled_commands_become_controls() -> None:
     assert stop["command_topic"] == f"pw2mqtt/{SLUG}/sitemaster/set"
     assert stop["payload_press"] == "stop"
     assert "state_topic" not in stop
+
+
+def test_each_value_also_waits_for_its_endpoint() -> None:
+    by_key = {e.key: e for e in ENTITIES}
+    power = component(DEVICE, by_key["grid_power"], TOPICS)
+    reserve = component(DEVICE, by_key["backup_reserve"].controlled(), TOPICS)
+    run = component(DEVICE, by_key["sitemaster_run"].controlled(), TOPICS)
+    bridge_and_gateway = [
+        {"topic": "pw2mqtt/bridge/state"},
+        {"topic": f"pw2mqtt/{SLUG}/availability"},
+    ]
+    assert power["availability"] == [
+        *bridge_and_gateway,
+        {"topic": f"pw2mqtt/{SLUG}/availability/aggregates"},
+    ]
+    assert power["availability_mode"] == "all"
+    assert reserve["availability"] == [
+        *bridge_and_gateway,
+        {"topic": f"pw2mqtt/{SLUG}/availability/operation"},
+    ]
+    # A button has no value to wait for: "run" stays usable while a stopped sitemaster blanks
+    # the power values.
+    assert "availability" not in run  # the device's: bridge and gateway

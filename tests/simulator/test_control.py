@@ -70,6 +70,23 @@ async def test_state_and_setters(controlled: GatewaySimulator) -> None:
     assert state["faults"]["error_rate"] == 0.0
 
 
+async def test_endpoint_fault_through_the_control_api(controlled: GatewaySimulator) -> None:
+    body = {"endpoints": {"/api/system_status": "html", "/api/operation": "503"}}
+    state = await control(controlled, "POST", "/faults", body)
+    assert state["faults"]["endpoints"] == body["endpoints"]
+    client = Client(controlled)
+    await client.login()
+    page = await client.get("/api/system_status")
+    soe = await client.get("/api/system_status/soe")
+    await client.close()
+    assert page.status == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert soe.status == 200
+    status, answer = await control(controlled, "POST", "/faults", {"endpoints": {"x": "html"}})
+    assert status == 400
+    assert "endpoints" in answer["error"]
+
+
 async def test_bad_requests_get_400(controlled: GatewaySimulator) -> None:
     status, body = await control(controlled, "POST", "/soe", {"value": "high"})
     assert status == 400

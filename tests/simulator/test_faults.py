@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from pw2mqtt.simulator import GatewaySimulator
+from pw2mqtt.simulator.faults import FaultConfig
 
 from .conftest import Client
 
@@ -90,3 +91,36 @@ async def test_reboot_drops_hanging_requests(sim: GatewaySimulator, customer: Cl
     with pytest.raises(aiohttp.ClientError):
         await asyncio.wait_for(pending, 2)
     await sim.wait_up(timeout=5)
+
+
+async def test_error_status_fixes_the_5xx(sim: GatewaySimulator, customer: Client) -> None:
+    sim.set_faults(error_rate=0.5, error_status=500)
+    statuses = {(await customer.get(SOE)).status for _ in range(40)}
+    assert statuses == {200, 500}
+
+
+async def test_endpoint_faults_touch_only_their_path(
+    sim: GatewaySimulator, customer: Client
+) -> None:
+    sim.set_faults(endpoints={"/api/system_status": "html", SOE: "503"})
+    page = await customer.get("/api/system_status")
+    busy = await customer.get(SOE)
+    other = await customer.get("/api/system_status/grid_status")
+    assert page.status == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert page.raw.lstrip().startswith(b"<")
+    assert busy.status == 503
+    assert busy.json["code"] == 503
+    assert other.status == 200
+    assert other.json["grid_status"]
+    sim.clear_faults()
+    assert (await customer.get("/api/system_status")).json["battery_blocks"]
+
+
+def test_endpoint_faults_are_checked() -> None:
+    with pytest.raises(ValueError, match="endpoints"):
+        FaultConfig.from_mapping({"endpoints": {"api/soe": "html"}})
+    with pytest.raises(ValueError, match="endpoints"):
+        FaultConfig.from_mapping({"endpoints": {SOE: "418"}})
+    with pytest.raises(ValueError, match="error_status"):
+        FaultConfig.from_mapping({"error_status": 404})

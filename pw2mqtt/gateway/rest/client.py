@@ -20,11 +20,26 @@ from typing import Any, Final, Self, TypeVar
 from pydantic import BaseModel
 
 from pw2mqtt.config import GatewaySettings
-from pw2mqtt.errors import EndpointUnsupportedError, GatewayAuthError, PermissionDeniedError
+from pw2mqtt.errors import (
+    EndpointUnsupportedError,
+    GatewayAuthError,
+    GatewayBusyError,
+    GatewayError,
+    GatewayResponseError,
+    PermissionDeniedError,
+)
 from pw2mqtt.gateway.address import GatewayAddress
 from pw2mqtt.gateway.connection import Answer, GatewayConnection, error_text
 from pw2mqtt.gateway.rest.login import RestLogin
-from pw2mqtt.gateway.rest.models import Endpoint
+from pw2mqtt.gateway.rest.models import (
+    AGGREGATES,
+    GRID_STATUS,
+    OPERATION,
+    SITEMASTER,
+    SOE,
+    STATUS,
+    Endpoint,
+)
 from pw2mqtt.gateway.rest.statuses import status_error
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.gateway.state import GatewayState, StoredSession
@@ -37,6 +52,12 @@ _LOGGER = logging.getLogger(__name__)
 
 UNAUTHENTICATED_PATHS: Final = frozenset({"/api/status"})
 UNSUPPORTED_RECHECK_SECONDS: Final = 6 * 3600.0
+
+CORE: Final[tuple[Endpoint[BaseModel], ...]] = (AGGREGATES, SOE, GRID_STATUS)
+"""The reads that say whether the gateway answers; with a stopped sitemaster they answer 502 and
+`STOPPED_CORE` still answers."""
+STOPPED_CORE: Final[tuple[Endpoint[BaseModel], ...]] = (STATUS, SITEMASTER, OPERATION)
+_SPEAKS_FOR_GATEWAY: Final = frozenset(endpoint.path for endpoint in (*CORE, *STOPPED_CORE))
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -144,22 +165,36 @@ class GatewayClient:
             )
         if answer.status == 403 and method == "GET":  # a fresh session may not read it
             self._forbidden[path] = self._clock() + UNSUPPORTED_RECHECK_SECONDS
+            _LOGGER.info(
+                "%s: %s is refused to the %s role (403); not asking again for a while",
+                self.address,
+                path,
+                self.settings.role,
+            )
         return self._interpret(method, path, answer.status, answer.body)
 
     async def fetch_snapshot(self, endpoints: Iterable[Endpoint[BaseModel]]) -> GatewaySnapshot:
-        """Read each supported endpoint once; endpoints answering 404 are left out.
+        """Read each supported endpoint once, each on its own.
 
-        Any other failure fails the whole snapshot: a partial poll must not pass for a full one.
+        Endpoints the gateway does not offer (404) or refuses to the role (403) are left out; an
+        endpoint that fails otherwise (an unexpected status, a body that is not its JSON, a 502
+        from a stopped sitemaster) is listed in `failed` and the others are still read. Only a
+        failure of the gateway as a whole (unreachable, paused, busy, login refused) raises.
         """
         models: dict[str, BaseModel] = {}
+        failed: dict[str, GatewayError] = {}
         for endpoint in endpoints:
             if not self.is_supported(endpoint.path):
                 continue
             try:
                 models[endpoint.name] = await self.read(endpoint)
-            except EndpointUnsupportedError:
+            except (EndpointUnsupportedError, PermissionDeniedError):
                 continue
-        return GatewaySnapshot(taken_at=datetime.now(UTC), **models)  # type: ignore[arg-type]
+            except GatewayBusyError:
+                raise
+            except GatewayResponseError as err:
+                failed[endpoint.name] = err
+        return GatewaySnapshot(taken_at=datetime.now(UTC), failed=failed, **models)  # type: ignore[arg-type]
 
     async def fetch_certificate(self) -> str:
         """Handshake once and return the server's SHA-256 fingerprint (sends no request)."""
@@ -229,4 +264,5 @@ class GatewayClient:
             raise PermissionDeniedError(
                 path, f"the gateway does not allow {method} here (405)", 405
             )
-        raise status_error(self.connection, path, status, body)
+        gateway_wide = method != "GET" or path in _SPEAKS_FOR_GATEWAY
+        raise status_error(self.connection, path, status, body, gateway_wide=gateway_wide)

@@ -35,6 +35,7 @@ from pw2mqtt.gateway.rest.models import (
     READ_ENDPOINTS,
     SOE,
     STATUS,
+    SYSTEM_STATUS,
 )
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
 from pw2mqtt.simulator.certs import make_certificate
@@ -170,9 +171,58 @@ async def test_busy_gateway_pauses_without_further_requests(
         with pytest.raises(GatewayPausedError, match="paused for"):
             await client.read(AGGREGATES)
         assert len(sim.calls) == seen
-        assert client.paused_for > 290
+        assert client.paused_for == pytest.approx(15.0)  # short at first
     pause_lines = [r for r in caplog.records if "leaving the gateway alone" in r.getMessage()]
     assert len(pause_lines) == 1
+
+
+async def test_busy_pauses_grow_in_a_row_up_to_pause_seconds(
+    sim: GatewaySimulator, make_client: MakeClient, clock: ManualClock
+) -> None:
+    pauses = []
+    async with make_client(pause_seconds=50) as client:
+        await client.read(SOE)
+        sim.set_faults(busy=True)
+        for _ in range(4):
+            with pytest.raises(GatewayBusyError):
+                await client.read(SOE)
+            pauses.append(client.paused_for)
+            clock.advance(client.paused_for)
+        sim.clear_faults()
+        await client.read(SOE)  # an answer: the next busy pause is short again
+        sim.set_faults(endpoints={SOE.path: "503"})
+        with pytest.raises(GatewayBusyError):
+            await client.read(SOE)
+        again = client.paused_for
+    assert pauses == [15.0, 30.0, 50.0, 50.0]
+    assert again == 15.0
+
+
+async def test_a_503_from_one_other_endpoint_does_not_pause_the_gateway(
+    sim: GatewaySimulator, make_client: MakeClient
+) -> None:
+    sim.set_faults(endpoints={"/api/system_status": "503"})
+    async with make_client() as client:
+        with pytest.raises(GatewayResponseError, match="this endpoint only") as caught:
+            await client.read(SYSTEM_STATUS)
+        assert not isinstance(caught.value, GatewayBusyError)
+        assert client.paused_for == 0
+        soe = await client.read(SOE)
+        snapshot = await client.fetch_snapshot([SYSTEM_STATUS, SOE, OPERATION])
+    assert soe.percentage is not None
+    assert snapshot.fresh == {"soe", "operation"}
+    assert snapshot.failed["system_status"].status == 503  # type: ignore[attr-defined]
+
+
+async def test_fetch_snapshot_reads_past_a_page_of_html(
+    sim: GatewaySimulator, make_client: MakeClient
+) -> None:
+    sim.set_faults(endpoints={"/api/system_status": "html"})
+    async with make_client() as client:
+        snapshot = await client.fetch_snapshot([AGGREGATES, SYSTEM_STATUS, SOE])
+    assert snapshot.fresh == {"aggregates", "soe"}
+    assert snapshot.system_status is None
+    assert "not valid JSON" in str(snapshot.failed["system_status"])
 
 
 async def test_lockout_429_pauses_logins(

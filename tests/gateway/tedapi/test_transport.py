@@ -247,7 +247,7 @@ async def test_429_pauses_and_nothing_is_sent_during_the_pause(
     sim.set_faults(rate_limit=True)
     with pytest.raises(GatewayBusyError, match="429"):
         await signed.read_config()
-    assert client.paused_for > 200
+    assert client.paused_for > 10  # a busy pause starts short (15 s) and grows
     sim.clear_faults()
     sent = len(sim.calls)
     with pytest.raises(GatewayPausedError):
