@@ -50,8 +50,13 @@ def _check_host(value: str) -> str:
     return value.strip()
 
 
+def is_slug(text: str) -> bool:
+    """A gateway's topic slug: lowercase ASCII letters, digits, `_` and `-`."""
+    return bool(text) and set(text) <= _SLUG_CHARS
+
+
 def _check_slug(value: str | None) -> str | None:
-    if value is not None and (not value or not set(value) <= _SLUG_CHARS):
+    if value is not None and not is_slug(value):
         raise ValueError("use lowercase letters, digits, '_' and '-' only")
     return value
 

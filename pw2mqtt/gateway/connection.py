@@ -28,6 +28,7 @@ from pw2mqtt.errors import (
     GatewayPausedError,
     GatewayTimeoutError,
     GatewayTlsError,
+    StateNotKeptError,
 )
 from pw2mqtt.gateway.address import GatewayAddress, server_name_for
 from pw2mqtt.gateway.state import GatewayState
@@ -210,7 +211,13 @@ class GatewayConnection:
         pinned = tls.fingerprint or self.state.load_pin()
         if pinned is None:
             pinned = await self.fetch_certificate()
-            path = self.state.save_pin(pinned)
+            try:
+                path = self.state.save_pin(pinned)
+            except OSError as err:
+                raise StateNotKeptError(
+                    f"{self.address}: cannot save its TLS pin ({err.strerror or err}); "
+                    "make the state directory writable"
+                ) from None
             _LOGGER.warning(
                 "%s: pinned its TLS certificate on first use: sha256 %s (stored in %s)",
                 self.address,

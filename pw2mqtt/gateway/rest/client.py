@@ -48,7 +48,7 @@ class GatewayClient:
     ) -> None:
         self.settings = settings
         self.address: GatewayAddress = settings.address
-        self.state = GatewayState(state_dir / self.address.key)
+        self.state = GatewayState(state_dir / self.address.key, str(self.address))
         self.connection = GatewayConnection(settings, self.state, clock=clock)
         self.server_name = self.connection.server_name
         self._login = RestLogin(self.connection)
@@ -102,6 +102,10 @@ class GatewayClient:
     def is_supported(self, path: str) -> bool:
         until = self._unsupported.get(path)
         return until is None or until <= self._clock()
+
+    async def log_in_afresh(self) -> None:
+        """Log in whether or not a saved session exists: what proves a password right."""
+        await self._login.login(stale=self._login.session)
 
     async def read(self, endpoint: Endpoint[M]) -> M:
         """GET a JSON endpoint and validate its body."""
