@@ -26,6 +26,7 @@ from pw2mqtt.errors import (
     GatewayConnectionError,
     GatewayError,
     GatewayPausedError,
+    GatewayResponseError,
     GatewayTimeoutError,
     GatewayTlsError,
     StateNotKeptError,
@@ -42,6 +43,9 @@ from pw2mqtt.gateway.tls import (
 _LOGGER = logging.getLogger(__name__)
 
 _MAX_ERROR_TEXT: Final = 200
+MAX_BODY_BYTES: Final = 512 * 1024
+"""Far above any real answer (the largest, the vitals protobuf, is a few kB): a bigger body is
+refused unread rather than held in memory and parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +145,7 @@ class GatewayConnection:
             ):
                 answer = Answer(
                     response.status,
-                    await response.read(),
+                    await _read_bounded(response, path),
                     {name: morsel.value for name, morsel in response.cookies.items()},
                     dict(response.headers),
                 )
@@ -226,6 +230,27 @@ class GatewayConnection:
             )
         self.fingerprint = pinned
         return ssl_for_request("pin", pinned, None)
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, path: str) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise _too_large(path, declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(path, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(path: str, size: int | None) -> GatewayResponseError:
+    what = f"{size} bytes" if size is not None else "more"
+    return GatewayResponseError(
+        path, f"the answer is too large ({what}; at most {MAX_BODY_BYTES // 1024} kB expected)"
+    )
 
 
 def error_text(body: bytes) -> str:

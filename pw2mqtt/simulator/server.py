@@ -301,6 +301,13 @@ class GatewaySimulator:
     def clear_faults(self) -> None:
         self.set_faults()
 
+    def replace_body(self, path: str, body: bytes | None) -> None:
+        """Answer GET `path` with `body` (after the usual checks), or as usual again with None."""
+        if body is None:
+            self._core.replaced_bodies.pop(path, None)
+        else:
+            self._core.replaced_bodies[path] = body
+
     def expire_sessions(self) -> None:
         self._core.sessions.clear()
 

@@ -55,6 +55,7 @@ class GatewayClient:
         self._clock = clock
         self._unsupported: dict[str, float] = {}
         self._forbidden: dict[str, float] = {}
+        self._implausible: dict[str, str] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -153,10 +154,28 @@ class GatewayClient:
             if not self.is_supported(endpoint.path):
                 continue
             try:
-                models[endpoint.name] = await self.read(endpoint)
+                model = await self.read(endpoint)
             except EndpointUnsupportedError:
                 continue
+            if self._plausible(endpoint.path, model):
+                models[endpoint.name] = model
         return GatewaySnapshot(taken_at=datetime.now(UTC), **models)  # type: ignore[arg-type]
+
+    def _plausible(self, path: str, model: BaseModel) -> bool:
+        """False for a bad reading, which is left out so the last good one carries over; said
+        once per run of bad readings."""
+        check = getattr(model, "implausible", None)
+        reason: str | None = check() if callable(check) else None
+        if reason is None:
+            if self._implausible.pop(path, None) is not None:
+                _LOGGER.info("%s: %s reads plausibly again", self.address, path)
+            return True
+        if path not in self._implausible:
+            _LOGGER.warning(
+                "%s: %s reported %s; keeping the last good value", self.address, path, reason
+            )
+        self._implausible[path] = reason
+        return False
 
     async def fetch_certificate(self) -> str:
         """Handshake once and return the server's SHA-256 fingerprint (sends no request)."""
