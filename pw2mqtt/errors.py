@@ -38,6 +38,10 @@ class GatewayConnectionError(GatewayError):
     """The gateway could not be reached: refused, reset, DNS, or a TLS handshake that failed."""
 
 
+class GatewayBackingOffError(GatewayConnectionError):
+    """Nothing was sent: the last attempt failed and the next is not due yet."""
+
+
 class GatewayTimeoutError(GatewayConnectionError, TimeoutError):
     """The gateway did not answer within the request timeout."""
 

@@ -32,6 +32,10 @@ class BridgedGateway:
     last_ok: float | None = None  # epoch seconds of the last successful poll
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # announced devices' entities
     alerts: tuple[ActiveAlert, ...] | None = None
+    slug_provisional: bool = False  # derived from the host before the gateway ever answered
+    published_before: bool = False  # a slug was saved: Home Assistant knows this device
+    last_error: str | None = None  # why the gateway is offline; None while it answers
+    last_error_sent: str | None = None  # what `<gw>/last_error` says
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
     _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 
@@ -54,5 +58,6 @@ class BridgedGateway:
         self.parts.clear()
         self.alerts = None
         self.availability = None
+        self.last_error_sent = None
         self.tracker.forget()
         self.pending = self.latest is not None

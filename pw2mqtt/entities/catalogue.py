@@ -537,6 +537,18 @@ def powerwall_entities(index: int) -> tuple[Entity, ...]:
     )  # fmt: skip
 
 
+LAST_ERROR_OK: Final = "ok"
+LAST_ERROR: Final = Entity(
+    "last_error", "Last error",
+    "Why the last poll of the gateway failed (a wrong password, a changed certificate, no "
+    "answer), or `ok` once a poll succeeds. Retained, and announced even for a gateway that "
+    "never answered, so the reason is there to see.",
+    "pw2mqtt", _no_state,
+    category="diagnostic", icon="mdi:alert-circle-outline",
+)  # fmt: skip
+"""Filled by the bridge, not read from the gateway: never in `entities_for`."""
+
+
 def entities_for(
     snapshot: GatewaySnapshot, controls: frozenset[str] = frozenset()
 ) -> tuple[Entity, ...]:

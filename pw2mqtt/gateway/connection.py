@@ -23,6 +23,7 @@ from pw2mqtt.backoff import Backoff
 from pw2mqtt.config import GatewaySettings
 from pw2mqtt.errors import (
     CertificatePinMismatchError,
+    GatewayBackingOffError,
     GatewayConnectionError,
     GatewayError,
     GatewayPausedError,
@@ -97,7 +98,7 @@ class GatewayConnection:
         if self._paused_until > now:
             raise GatewayPausedError(self._pause_reason, self._paused_until - now)
         if self._retry_at > now:
-            raise GatewayConnectionError(
+            raise GatewayBackingOffError(
                 f"{self.address} unreachable ({self._last_network_error}); "
                 f"next attempt in {self._retry_at - now:.0f} s"
             )
@@ -150,11 +151,12 @@ class GatewayConnection:
                     dict(response.headers),
                 )
         except aiohttp.ServerFingerprintMismatch as err:
-            raise CertificatePinMismatchError(
+            mismatch = CertificatePinMismatchError(
                 str(self.address),
                 format_fingerprint(self.fingerprint or ""),
                 format_fingerprint(err.got.hex()),
-            ) from err
+            )  # backed off like an outage: no handshake every poll while it lasts
+            raise self._network_failure(mismatch, "its TLS certificate changed") from err
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise self._network_failure(
                 GatewayTimeoutError(

@@ -73,8 +73,10 @@ class GatewaySimulator:
             seed=opts.seed,
         )
         addresses = {opts.host, "127.0.0.1", "::1"} if is_loopback(opts.host) else {opts.host}
-        self._cert = make_certificate((*GATEWAY_NAMES, *opts.extra_server_names), sorted(addresses))
+        self._addresses = sorted(addresses)
+        self._cert = make_certificate((*GATEWAY_NAMES, *opts.extra_server_names), self._addresses)
         self._ssl = server_context(self._cert, opts.extra_server_names)
+        self.connections = 0  # TCP connections accepted (each one a TLS handshake)
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._port = opts.port
@@ -125,8 +127,13 @@ class GatewaySimulator:
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
+
+        def accept() -> asyncio.BaseProtocol:
+            self.connections += 1
+            return server()
+
         self._listener = await loop.create_server(
-            server, self.options.host, self._port, ssl=self._ssl, reuse_address=True
+            accept, self.options.host, self._port, ssl=self._ssl, reuse_address=True
         )
         self._port = self._listener.sockets[0].getsockname()[1]
         self._up.set()
@@ -142,18 +149,23 @@ class GatewaySimulator:
                 if transport is not None:
                     transport.abort()
 
-    async def reboot(self, downtime: float = 5.0) -> None:
+    async def reboot(self, downtime: float = 5.0, *, new_certificate: bool = False) -> None:
         """Drop every session and connection and refuse connections for `downtime` real seconds.
 
         Returns as soon as the listener is closed; the gateway comes back by itself (await
         `wait_up()` to wait for it). Hanging requests are dropped, the sitemaster comes back
-        running, staged operation changes are lost and `up_time_seconds` starts again.
+        running, staged operation changes are lost and `up_time_seconds` starts again. With
+        `new_certificate` it comes back with a certificate of its own making, as a reset does.
         """
         if self._restart is not None:
             self._restart.cancel()
         self._core.drop_hanging()
         self._core.rebooted()
         await self._stop_listening()
+        if new_certificate:
+            names = (*GATEWAY_NAMES, *self.options.extra_server_names)
+            self._cert = make_certificate(names, self._addresses)
+            self._ssl = server_context(self._cert, self.options.extra_server_names)
         self._restart = asyncio.create_task(self._come_back(downtime))
 
     async def _come_back(self, downtime: float) -> None:
