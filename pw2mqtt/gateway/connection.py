@@ -221,7 +221,7 @@ class GatewayConnection:
                 path = self.state.save_pin(pinned)
             except OSError as err:
                 raise StateNotKeptError(
-                    f"{self.address}: cannot save its TLS pin ({err.strerror or err}); "
+                    f"cannot save the TLS pin ({err.strerror or err}); "
                     "make the state directory writable"
                 ) from None
             _LOGGER.warning(

@@ -135,7 +135,7 @@ class GatewayState:
             if session.is_dir():
                 self._damaged("session", "a directory", "removing it")
                 session.rmdir()  # an empty directory in the way; anything more is the user's
-            self._write(_PROBE_FILE, "")
+            self._write(_PROBE_FILE, " " * 4096)  # room for a session, not just a name
             (self.directory / _PROBE_FILE).unlink()
         except OSError as err:
             raise StateDirError(self.directory, err) from None

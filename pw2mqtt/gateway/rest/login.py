@@ -93,7 +93,7 @@ class RestLogin:
             self._connection.state.check_writable()
         except StateDirError as err:
             raise StateNotKeptError(
-                f"{self._connection.address}: not logging in: the session could not be saved "
+                "not logging in: the session could not be saved "
                 f"({err.reason}), so every restart would log in again; make the state "
                 "directory writable"
             ) from None
