@@ -52,8 +52,8 @@ async def run_on_tmpfs(
     probe = await asyncio.create_subprocess_exec("unshare", "-m", "true")
     if await probe.wait() != 0:
         pytest.skip("needs the right to make a mount namespace (root)")
-    state.mkdir(exist_ok=True)
-    steps = [f"mount -t tmpfs -o size=64k tmpfs {shlex.quote(str(state))}"]
+    where = shlex.quote(str(state))
+    steps = [f"mkdir -p {where}", f"mount -t tmpfs -o size=64k tmpfs {where}"]
     if seed is not None:
         steps.append(f"cp -a {shlex.quote(str(seed))}/. {shlex.quote(str(state))}/")
     if fill:
