@@ -6,7 +6,9 @@ Precedence, highest first: environment variables, `…_FILE` variables, the YAML
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
@@ -26,6 +28,7 @@ from pydantic_settings import (
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -37,6 +40,15 @@ ENV_PREFIX = "PW2MQTT_"
 SECRET_KEYS = frozenset({"password", "username", "dsn"})
 """Settings that may also be given as `…_FILE`: the name of a file holding the value."""
 _SLUG_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def is_valid_segment(text: str) -> bool:
+    """A topic level we may publish under: no wildcards, no separators, nothing exotic. The
+    one rule for the settings that name topics and for the topic builder."""
+    return bool(_SEGMENT.match(text))
 
 
 def default_state_dir() -> Path:
@@ -51,8 +63,30 @@ def _check_host(value: str) -> str:
     return value.strip()
 
 
+def is_slug(text: str) -> bool:
+    """A gateway's topic slug: lowercase ASCII letters, digits, `_` and `-`."""
+    return bool(text) and set(text) <= _SLUG_CHARS
+
+
+def _existing_file(value: Path | None) -> Path | None:
+    if value is not None and not value.is_file():
+        raise ValueError(f"no such file: {value}")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _secret_not_blank(value: SecretStr) -> SecretStr:
+    _not_blank(value.get_secret_value())
+    return value
+
+
 def _check_slug(value: str | None) -> str | None:
-    if value is not None and (not value or not set(value) <= _SLUG_CHARS):
+    if value is not None and not is_slug(value):
         raise ValueError("use lowercase letters, digits, '_' and '-' only")
     return value
 
@@ -65,7 +99,7 @@ class TlsSettings(_Section):
     mode: TlsMode = "pin"
     """`pin`: trust the first certificate seen and refuse any other; `ca`: verify against
     `ca_file`; `insecure`: verify nothing."""
-    ca_file: Path | None = None
+    ca_file: Annotated[Path | None, AfterValidator(_existing_file)] = None
     fingerprint: str | None = None
     """Pin this SHA-256 fingerprint instead of the first one seen."""
 
@@ -100,7 +134,7 @@ class PollSettings(_Section):
 class GatewaySettings(_Section):
     host: Annotated[str, AfterValidator(_check_host)]
     """Host name or IP address of the gateway, optionally with a port (`192.168.1.5:8443`)."""
-    password: SecretStr
+    password: Annotated[SecretStr, AfterValidator(_secret_not_blank)]
     """The customer password (or installer password with `role: installer`)."""
     role: Literal["customer", "installer"] = "customer"
     email: str = "pw2mqtt@localhost"
@@ -132,17 +166,17 @@ class GatewaySettings(_Section):
 
 class MqttTlsSettings(_Section):
     enabled: bool = False
-    ca_file: Path | None = None
+    ca_file: Annotated[Path | None, AfterValidator(_existing_file)] = None
     """CA bundle that signed the broker's certificate; default: the system's."""
-    certfile: Path | None = None
+    certfile: Annotated[Path | None, AfterValidator(_existing_file)] = None
     """Client certificate, for brokers that ask for one."""
-    keyfile: Path | None = None
+    keyfile: Annotated[Path | None, AfterValidator(_existing_file)] = None
     insecure: bool = False
     """Do not verify the broker's certificate."""
 
 
 class MqttSettings(_Section):
-    host: str = "localhost"
+    host: Annotated[str, AfterValidator(_not_blank)] = "localhost"
     port: int = Field(1883, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
@@ -163,9 +197,12 @@ class MqttSettings(_Section):
     @field_validator("base_topic")
     @classmethod
     def _topic(cls, value: str) -> str:
-        if not value or any(not _is_topic_level(part) for part in value.split("/")):
-            raise ValueError("use letters, digits, '_' and '-' per level, no wildcards")
-        return value
+        return _check_topic(value)
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        return _not_blank(value)
 
 
 class HomeAssistantSettings(_Section):
@@ -180,13 +217,14 @@ class HomeAssistantSettings(_Section):
     @field_validator("discovery_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not value or any(not _is_topic_level(part) for part in value.split("/")):
-            raise ValueError("use letters, digits, '_' and '-' per level, no wildcards")
-        return value
+        return _check_topic(value)
 
 
-def _is_topic_level(text: str) -> bool:
-    return bool(text) and all(ch.isalnum() or ch in "_-" for ch in text)
+def _check_topic(value: str) -> str:
+    """Topic levels the topic builder accepts: one rule for both, so what passes here works."""
+    if not value or not all(is_valid_segment(part) for part in value.split("/")):
+        raise ValueError("use ASCII letters, digits, '_' and '-' per level, no wildcards")
+    return value
 
 
 class CommandSettings(_Section):
@@ -276,6 +314,30 @@ class Settings(BaseSettings):
             return [value[key] for key in sorted(value, key=int)]
         return value
 
+    @field_validator("gateways")
+    @classmethod
+    def _distinct_gateways(cls, value: list[GatewaySettings]) -> list[GatewaySettings]:
+        """Two entries for one gateway mean two sessions on it; two with one name publish over
+        each other."""
+        for kind, keys in (
+            ("host", [gateway.address.key for gateway in value]),
+            ("name", [gateway.name for gateway in value]),
+        ):
+            for later, key in enumerate(keys):
+                if key is not None and keys.index(key) < later:
+                    raise ValueError(
+                        f"gateways {keys.index(key)} and {later} have the same {kind}; "
+                        "list each gateway once, each with its own name"
+                    )
+        return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _state_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"not a directory: {value}")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -346,11 +408,55 @@ class _IndexedYamlSource(YamlConfigSettingsSource):
     replacing the other.
     """
 
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            text = Path(file_path).read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ConfigError([f"{file_path}: not UTF-8 text (byte {err.start})"]) from None
+        except OSError as err:
+            raise ConfigError([f"{file_path}: cannot read it: {err.strerror}"]) from None
+        stream = io.StringIO(text)
+        stream.name = str(file_path)  # named in YAML's error messages
+        data = yaml.load(stream, Loader=_UniqueKeyLoader) or {}  # noqa: S506 - a SafeLoader
+        if not isinstance(data, dict):
+            raise ConfigError(
+                [f"{file_path}: the file must map settings to values, not be a {_kind(data)}"]
+            )
+        return data
+
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
         if isinstance(data.get("gateways"), list):
             data["gateways"] = {str(i): item for i, item in enumerate(data["gateways"])}
         return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice in one mapping (plain YAML keeps the last one)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if isinstance(key, str | int | float | bool) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"the key {key!r} is given twice",
+                key_node.start_mark,
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping
+)
+
+
+def _kind(data: object) -> str:
+    return "list" if isinstance(data, list) else type(data).__name__
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -368,7 +474,22 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     except ValidationError as err:
         raise ConfigError(validation_problems(err)) from None
     except yaml.YAMLError as err:
-        raise ConfigError([f"{config_file}: not valid YAML: {err}"]) from None
+        raise ConfigError([f"{config_file}: not valid YAML: {_one_line(str(err))}"]) from None
+    except SettingsError as err:
+        raise ConfigError([_settings_error(err)]) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _settings_error(err: SettingsError) -> str:
+    """`PW2MQTT_MQTT: not valid JSON` from pydantic-settings' message about a variable."""
+    match = re.search(r'field "([^"]+)"', str(err))
+    if match is None:
+        return _one_line(str(err))
+    variable = ENV_PREFIX + match.group(1).upper()
+    return f"{variable}: not valid JSON ({_one_line(str(err.__cause__ or err))})"
 
 
 def validation_problems(err: ValidationError) -> list[str]:

@@ -15,12 +15,31 @@ class ConfigError(Pw2MqttError):
         self.problems = problems
 
 
+class StateDirError(Pw2MqttError):
+    """The state directory cannot keep what pw2mqtt must save (read-only, full, not a directory)."""
+
+    def __init__(self, directory: object, err: OSError) -> None:
+        reason = err.strerror or type(err).__name__
+        super().__init__(f"cannot save state in {directory}: {reason}")
+        self.directory = directory
+        self.reason = reason
+
+
 class GatewayError(Pw2MqttError):
     """The gateway could not be used."""
 
 
+class StateNotKeptError(GatewayError):
+    """What a request needs saved (the session of a login, a first TLS pin) could not be saved, so
+    it is not sent: every restart would log in again, and a few quick restarts lock logins."""
+
+
 class GatewayConnectionError(GatewayError):
     """The gateway could not be reached: refused, reset, DNS, or a TLS handshake that failed."""
+
+
+class GatewayBackingOffError(GatewayConnectionError):
+    """Nothing was sent: the last attempt failed and the next is not due yet."""
 
 
 class GatewayTimeoutError(GatewayConnectionError, TimeoutError):

@@ -66,12 +66,14 @@ def test_secret_from_file_and_gateways_from_environment_alone(
     monkeypatch.setenv("PW2MQTT_GATEWAYS__1__HOST", "10.0.0.10")
     monkeypatch.setenv("PW2MQTT_GATEWAYS__1__PASSWORD", "other")
     monkeypatch.setenv("PW2MQTT_GATEWAYS__0__TLS__MODE", "ca")
-    monkeypatch.setenv("PW2MQTT_GATEWAYS__0__TLS__CA_FILE", "/etc/pw2mqtt/gw.pem")
+    ca_file = tmp_path / "gw.pem"
+    ca_file.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("PW2MQTT_GATEWAYS__0__TLS__CA_FILE", str(ca_file))
     settings = load_settings()
     first, second = settings.gateways
     assert first.password.get_secret_value() == "s3cret"
     assert first.address.port == 8443
-    assert first.tls.ca_file == Path("/etc/pw2mqtt/gw.pem")
+    assert first.tls.ca_file == ca_file
     assert second.host == "10.0.0.10"
 
 

@@ -64,9 +64,8 @@ async def _report(client: GatewayClient, out: Printer, state_dir: Path) -> None:
     out(f"tls          {_tls_line(client)}")
     out(f"firmware     {(status and status.version) or 'not reported'}")
     out(f"din          {(status and status.din) or 'not reported'}")
-    await client.read(SOE)  # logs in (or reuses the saved session)
-    how = "new login" if client.logins else "saved session reused"
-    out(f"role         {settings.role} ({how})")
+    await client.log_in_afresh()  # a saved session proves nothing about this password
+    out(f"role         {settings.role} (password accepted)")
     out(f"slug         {await _identity(client, status)}")
 
     answered: list[str] = []

@@ -15,8 +15,10 @@ from pydantic import ValidationError
 
 from pw2mqtt import __version__
 from pw2mqtt.config import GatewaySettings, Settings, load_settings, validation_problems
-from pw2mqtt.errors import ConfigError
+from pw2mqtt.errors import ConfigError, StateDirError
+from pw2mqtt.gateway.state import GatewayState
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -38,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in err.problems:
             print(f"config: {problem}", file=sys.stderr)
         return EXIT_CONFIG
+    except StateDirError as err:
+        print(f"error: {err}; make it writable (or set state_dir)", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     return result
@@ -204,6 +209,8 @@ def _run_bridge(args: argparse.Namespace) -> int:
         raise ConfigError(["gateways: no gateway configured"])
     if not args.verbose:
         logging.getLogger().setLevel(settings.log_level.upper())
+    for gateway in settings.gateways:
+        _check_state(gateway, settings.state_dir)
     return asyncio.run(_until_signalled(Bridge(settings).run()))
 
 
@@ -224,7 +231,13 @@ def _run_check(args: argparse.Namespace) -> int:
     from pw2mqtt.app.check import run_check  # noqa: PLC0415 - keep `pw2mqtt --help` fast
 
     settings, gateway = _check_settings(args)
+    _check_state(gateway, settings.state_dir)
     return asyncio.run(run_check(gateway, settings.state_dir))
+
+
+def _check_state(gateway: GatewaySettings, state_dir: Path) -> None:
+    """Before anything connects: stop if what a login or a first pin brings could not be kept."""
+    GatewayState(state_dir / gateway.address.key, str(gateway.address)).check_usable(gateway)
 
 
 def _check_settings(args: argparse.Namespace) -> tuple[Settings, GatewaySettings]:

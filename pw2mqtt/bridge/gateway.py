@@ -37,6 +37,10 @@ class BridgedGateway:
     alerts: tuple[ActiveAlert, ...] | None = None
     last_command: CommandResult | None = None
     shown_command: CommandResult | None = None  # whose details were last published
+    slug_provisional: bool = False  # derived from the host before the gateway ever answered
+    published_before: bool = False  # a slug was saved: Home Assistant knows this device
+    last_error: str | None = None  # why the gateway is offline; None while it answers
+    last_error_sent: str | None = None  # what `<gw>/last_error` says
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
     _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 
@@ -64,5 +68,6 @@ class BridgedGateway:
         self.shown_command = None
         self.availability = None
         self.sources.clear()
+        self.last_error_sent = None
         self.tracker.forget()
         self.pending = self.latest is not None

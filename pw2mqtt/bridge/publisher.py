@@ -6,15 +6,20 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
 from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity, rest_din
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
+from pw2mqtt.bridge.reasons import reason_text
 from pw2mqtt.entities.catalogue import (
     COMMAND_ENTITIES,
     COMMANDS_SOURCE,
+    LAST_ERROR,
+    LAST_ERROR_OK,
     Entity,
     Value,
     command_entities,
@@ -22,10 +27,12 @@ from pw2mqtt.entities.catalogue import (
     format_value,
 )
 from pw2mqtt.entities.devices import ALERT_ENTITIES, active_alerts
+from pw2mqtt.errors import GatewayError
+from pw2mqtt.gateway.poller import failure_kind
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.connection import Outgoing
-from pw2mqtt.mqtt.discovery import device_info
-from pw2mqtt.mqtt.topics import Topics
+from pw2mqtt.mqtt.discovery import device_id, device_info
+from pw2mqtt.mqtt.topics import Topics, gateway_slug
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,12 +64,12 @@ class GatewayPublisher:
         if update is None:
             return
         if update.snapshot is None or update.error is not None:
-            await self._set_availability(gateway, OFFLINE, str(update.error))
+            await self._publish_failure(gateway, update.error)
             return
         snapshot = update.snapshot
-        if gateway.slug is None or gateway.device is None:
+        if gateway.slug is None or gateway.device is None or gateway.slug_provisional:
             try:
-                _identify(gateway, snapshot)
+                await self._identify(gateway, snapshot)
             except GatewayIdentityError as err:
                 await self._unidentified(gateway, err)
                 return
@@ -72,6 +79,7 @@ class GatewayPublisher:
             (
                 *entities_for(snapshot, self._controls),
                 *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
+                LAST_ERROR,
                 *command_entities(self._controls),
             ),
         )
@@ -82,25 +90,79 @@ class GatewayPublisher:
                 await self._on_announced()
             await self._announcer.announce_parts(gateway, parts)
         await self._set_availability(gateway, ONLINE, None)
+        gateway.last_error = None
+        await self._set_last_error(gateway, LAST_ERROR_OK)
         await self._publish_sources(gateway, snapshot, (*entities, *detail))
         await self._publish_alerts(gateway, snapshot)
         await self._publish_command_details(gateway)
         await self._publish_values(gateway, snapshot, entities, detail)
 
     async def _unidentified(self, gateway: BridgedGateway, err: GatewayIdentityError) -> None:
-        """Keep a gateway without identity offline, with the reason, said once."""
-        first = gateway.unidentified is None
-        gateway.unidentified = str(err)
-        if first:
+        """Keep a gateway without identity offline, with the reason where the user looks."""
+        if gateway.unidentified is None:
             _LOGGER.error("%s", err)
-        if gateway.slug is not None:  # a slug an earlier release derived from the address
-            await self._set_availability(gateway, OFFLINE, str(err))
-            gateway.slug = None
-        elif first:
-            host = str(gateway.client.address)
-            await self._outbox.event(
-                "gateway_offline", {"gateway": None, "host": host, "reason": str(err)}
+        gateway.unidentified = gateway.last_error = str(err)
+        await self._publish_failure(gateway, None, alone=True)
+
+    async def _publish_failure(
+        self, gateway: BridgedGateway, error: GatewayError | None, *, alone: bool = False
+    ) -> None:
+        """`offline` and the reason, retained: also for a gateway that never answered (a wrong
+        password at start-up) or cannot be named, under its saved slug, its `name`, or one made
+        from its host; `alone` announces its device with `last_error` only."""
+        if gateway.slug is None:
+            gateway.slug = gateway_slug(None, str(gateway.client.address.host))
+            gateway.slug_provisional = True
+            _LOGGER.warning(
+                "%s: its availability and last_error are published under %r (made from its "
+                "host) until it can be named by its DIN or `name`",
+                gateway.client.address,
+                gateway.slug,
             )
+        if error is not None and (failure_kind(error) is not None or gateway.last_error is None):
+            gateway.last_error = reason_text(error)
+        reason = gateway.last_error or "unavailable"
+        never_announced = not gateway.published_before and gateway.poller.snapshot is None
+        if self._announcer is not None and (alone or never_announced) and not gateway.announced:
+            empty = GatewaySnapshot(taken_at=datetime.now(UTC))
+            if await self._announcer.announce(gateway, empty, (LAST_ERROR,)):
+                await self._on_announced()
+        await self._set_last_error(gateway, reason)
+        await self._set_availability(gateway, OFFLINE, reason)
+
+    async def _set_last_error(self, gateway: BridgedGateway, text: str) -> None:
+        assert gateway.slug is not None
+        if gateway.last_error_sent == text:
+            return
+        gateway.last_error_sent = text
+        topic = self._topics.field(gateway.slug, LAST_ERROR.key)
+        await self._outbox.send([Outgoing(topic, text, True, 1)])
+
+    async def _identify(self, gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
+        provisional = gateway.slug if gateway.slug_provisional else None
+        if provisional is not None:
+            gateway.slug = None
+        try:
+            _identify(gateway, snapshot)
+        except GatewayIdentityError:
+            gateway.slug = provisional
+            raise
+        gateway.slug_provisional = False
+        if provisional is not None and provisional != gateway.slug:
+            await self._clear_provisional(gateway, provisional)
+
+    async def _clear_provisional(self, gateway: BridgedGateway, slug: str) -> None:
+        """The gateway answered with its DIN: what was published under the host's slug goes."""
+        topics = [
+            self._topics.availability(slug),
+            self._topics.field(slug, LAST_ERROR.key),
+        ]
+        if gateway.device is not None and gateway.announced is not None:
+            topics.append(self._topics.discovery(device_id(replace(gateway.device, slug=slug))))
+        await self._outbox.send([Outgoing(topic, "", True, 1) for topic in topics])
+        gateway.announced = None
+        gateway.availability = None
+        gateway.last_error_sent = None
 
     async def _set_availability(
         self, gateway: BridgedGateway, value: str, reason: str | None
@@ -159,6 +221,7 @@ class GatewayPublisher:
         readings = [(entity, value) for entity, value in readings if entity.path is None]
         state: dict[str, Any] = dict.fromkeys(gateway.announced or {})
         state.update({entity.key: value for entity, value in readings})
+        state.pop(LAST_ERROR.key, None)  # a topic of its own, published also while offline
         for entity in entities:
             if entity.monotonic:
                 state[entity.key] = gateway.tracker.last(entity.key)
@@ -231,6 +294,14 @@ def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
     slug = gateway_identity(gateway.settings.name, rest_din(snapshot), str(gateway.client.address))
     if gateway.slug != slug:
         gateway.slug = slug
-        gateway.client.state.save_slug(slug)
+        _save_slug(gateway, slug)
     gateway.unidentified = None
     gateway.device = device_info(snapshot, slug)
+
+
+def _save_slug(gateway: BridgedGateway, slug: str) -> None:
+    try:
+        gateway.client.state.save_slug(slug)
+    except OSError as err:  # the state directory went read-only or full: say so, carry on
+        _LOGGER.warning("%s: cannot save its topic slug (%s)", gateway.client.address, err.strerror)
+    gateway.published_before = True

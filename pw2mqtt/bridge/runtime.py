@@ -146,7 +146,9 @@ class Bridge:
         )
         tracker = ValueTracker(self.settings.mqtt.heartbeat)
         gateway = BridgedGateway(settings, client, poller, tracker, executor)
-        gateway.slug = settings.name or client.state.load_slug()
+        saved = client.state.load_slug()
+        gateway.slug = settings.name or saved
+        gateway.published_before = saved is not None
         return gateway
 
     async def _publish_loop(self) -> None:

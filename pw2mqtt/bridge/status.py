@@ -25,6 +25,7 @@ async def keep_status_file(
     state_dir: Path, gateways: Sequence[BridgedGateway], mqtt_connected: Callable[[], bool]
 ) -> None:
     """Keep `<state_dir>/status.json` current for `pw2mqtt healthcheck`."""
+    failing: str | None = None  # said once, not every few seconds while it lasts
     while True:
         polled = [g.last_ok for g in gateways if g.last_ok is not None]
         status = BridgeStatus(
@@ -36,7 +37,18 @@ async def keep_status_file(
         try:
             write_status(state_dir, status)
         except OSError as err:
-            _LOGGER.warning("cannot write the status file: %s", err)
+            reason = err.strerror or type(err).__name__
+            if reason != failing:
+                _LOGGER.warning(
+                    "cannot write the status file (%s); `pw2mqtt healthcheck` will report the "
+                    "bridge unhealthy until it can",
+                    reason,
+                )
+            failing = reason
+        else:
+            if failing is not None:
+                _LOGGER.info("the status file is written again")
+            failing = None
         await asyncio.sleep(STATUS_INTERVAL)
 
 

@@ -54,7 +54,9 @@ class Control:
 
 COMMANDS_SOURCE: Final = "commands"
 """The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
-BRIDGE_SOURCES: Final = frozenset({COMMANDS_SOURCE})
+BRIDGE_SOURCE: Final = "pw2mqtt"
+"""The source of entities the bridge fills from what it knows of the gateway (`last_error`)."""
+BRIDGE_SOURCES: Final = frozenset({COMMANDS_SOURCE, BRIDGE_SOURCE})
 """Sources the bridge fills itself, not a gateway endpoint."""
 
 
@@ -603,6 +605,18 @@ def powerwall_entities(index: int) -> tuple[Entity, ...]:
             category="diagnostic",
         ),
     )  # fmt: skip
+
+
+LAST_ERROR_OK: Final = "ok"
+LAST_ERROR: Final = Entity(
+    "last_error", "Last error",
+    "Why the last poll of the gateway failed (a wrong password, a changed certificate, no "
+    "answer), or `ok` once a poll succeeds. Retained, and announced even for a gateway that "
+    "never answered, so the reason is there to see.",
+    BRIDGE_SOURCE, _no_state,
+    category="diagnostic", icon="mdi:alert-circle-outline",
+)  # fmt: skip
+"""Filled by the bridge, not read from the gateway: never in `entities_for`."""
 
 
 def entities_for(

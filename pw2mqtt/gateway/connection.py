@@ -23,11 +23,14 @@ from pw2mqtt.backoff import Backoff
 from pw2mqtt.config import GatewaySettings
 from pw2mqtt.errors import (
     CertificatePinMismatchError,
+    GatewayBackingOffError,
     GatewayConnectionError,
     GatewayError,
     GatewayPausedError,
+    GatewayResponseError,
     GatewayTimeoutError,
     GatewayTlsError,
+    StateNotKeptError,
 )
 from pw2mqtt.gateway.address import GatewayAddress, server_name_for
 from pw2mqtt.gateway.state import GatewayState
@@ -43,6 +46,9 @@ _LOGGER = logging.getLogger(__name__)
 _MAX_ERROR_TEXT: Final = 200
 FIRST_BUSY_PAUSE: Final = 15.0
 """Seconds of the first pause after the gateway says it is busy; each one in a row doubles it."""
+MAX_BODY_BYTES: Final = 512 * 1024
+"""Far above any real answer (the largest, the vitals protobuf, is a few kB): a bigger body is
+refused unread rather than held in memory and parsed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +101,7 @@ class GatewayConnection:
         if self._paused_until > now:
             raise GatewayPausedError(self._pause_reason, self._paused_until - now)
         if self._retry_at > now:
-            raise GatewayConnectionError(
+            raise GatewayBackingOffError(
                 f"{self.address} unreachable ({self._last_network_error}); "
                 f"next attempt in {self._retry_at - now:.0f} s"
             )
@@ -154,16 +160,17 @@ class GatewayConnection:
             ):
                 answer = Answer(
                     response.status,
-                    await response.read(),
+                    await _read_bounded(response, path),
                     {name: morsel.value for name, morsel in response.cookies.items()},
                     dict(response.headers),
                 )
         except aiohttp.ServerFingerprintMismatch as err:
-            raise CertificatePinMismatchError(
+            mismatch = CertificatePinMismatchError(
                 str(self.address),
                 format_fingerprint(self.fingerprint or ""),
                 format_fingerprint(err.got.hex()),
-            ) from err
+            )  # backed off like an outage: no handshake every poll while it lasts
+            raise self._network_failure(mismatch, "its TLS certificate changed") from err
         except (TimeoutError, aiohttp.ServerTimeoutError) as err:
             raise self._network_failure(
                 GatewayTimeoutError(
@@ -226,7 +233,13 @@ class GatewayConnection:
         pinned = tls.fingerprint or self.state.load_pin()
         if pinned is None:
             pinned = await self.fetch_certificate()
-            path = self.state.save_pin(pinned)
+            try:
+                path = self.state.save_pin(pinned)
+            except OSError as err:
+                raise StateNotKeptError(
+                    f"cannot save the TLS pin ({err.strerror or err}); "
+                    "make the state directory writable"
+                ) from None
             _LOGGER.warning(
                 "%s: pinned its TLS certificate on first use: sha256 %s (stored in %s)",
                 self.address,
@@ -235,6 +248,27 @@ class GatewayConnection:
             )
         self.fingerprint = pinned
         return ssl_for_request("pin", pinned, None)
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, path: str) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise _too_large(path, declared)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _too_large(path, None)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(path: str, size: int | None) -> GatewayResponseError:
+    what = f"{size} bytes" if size is not None else "more"
+    return GatewayResponseError(
+        path, f"the answer is too large ({what}; at most {MAX_BODY_BYTES // 1024} kB expected)"
+    )
 
 
 def error_text(body: bytes) -> str:

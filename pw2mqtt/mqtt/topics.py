@@ -5,12 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def is_valid_segment(text: str) -> bool:
-    """A topic level we may publish under: no wildcards, no separators, nothing exotic."""
-    return bool(_SEGMENT.match(text))
+from pw2mqtt.config import is_valid_segment
 
 
 def slugify(text: str) -> str:

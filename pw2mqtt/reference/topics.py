@@ -9,7 +9,13 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pw2mqtt.entities.catalogue import COMMAND_ENTITIES, ENTITIES, Entity, powerwall_entities
+from pw2mqtt.entities.catalogue import (
+    COMMAND_ENTITIES,
+    ENTITIES,
+    LAST_ERROR,
+    Entity,
+    powerwall_entities,
+)
 from pw2mqtt.entities.devices import ALERT_ENTITIES
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
 from pw2mqtt.mqtt.discovery import ENTITY_ID_PREFIX, DeviceInfo, device_id
@@ -258,7 +264,7 @@ def render() -> str:
     parts.append(_entity_table(ALERT_ENTITIES))
     parts.append("\n")
     parts.append("## Entities of a gateway\n\n")
-    parts.append(_entity_table(ENTITIES))
+    parts.append(_entity_table((*ENTITIES, LAST_ERROR)))
     parts.append(
         f"\n## Entities of each Powerwall\n\nOne set per Powerwall the gateway reports, "
         f"numbered from 1 in the order of `/api/system_status`'s `battery_blocks`; `{N}` is "

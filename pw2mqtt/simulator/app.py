@@ -199,10 +199,17 @@ async def route(
             return forbidden(request.method)
     if path in p.SITEMASTER_DATA and not core.site.sitemaster_running:
         return empty(502)
+    if request.method == "GET" and path in core.replaced_bodies:
+        handler = _replaced_body
     return await handler(Context(core, request, session, body, call))
 
 
 # -- handlers ---------------------------------------------------------------------------------
+
+
+async def _replaced_body(ctx: Context) -> web.StreamResponse:
+    body = ctx.core.replaced_bodies[normalise(ctx.request.path)]
+    return web.Response(body=body, content_type="application/json", headers=BASE_HEADERS)
 
 
 async def login(ctx: Context) -> web.StreamResponse:

@@ -73,6 +73,7 @@ class GatewayCore:
         # The /api/devices/vitals body (protobuf); only profiles whose table lists it serve it.
         self.vitals: VitalsProvider | None = self._vitals_body
         self.drop = asyncio.Event()  # set to drop hanging requests (reboot, close)
+        self.replaced_bodies: dict[str, bytes] = {}  # path → a body served instead (hostile tests)
 
     def now(self) -> float:
         return self.clock.now()

@@ -22,6 +22,7 @@ class HttpsListener:
         self._server: asyncio.Server | None = None
         self._up = asyncio.Event()
         self._restart: asyncio.Task[None] | None = None
+        self.connections = 0  # TCP connections accepted (each one a TLS handshake)
 
     @property
     def is_up(self) -> bool:
@@ -50,11 +51,14 @@ class HttpsListener:
             await self._runner.cleanup()
             self._runner = None
 
-    async def go_away(self, downtime: float) -> None:
-        """Drop every connection, refuse new ones, and listen again after `downtime` seconds."""
+    async def go_away(self, downtime: float, *, context: ssl.SSLContext | None = None) -> None:
+        """Drop every connection, refuse new ones, and listen again after `downtime` seconds
+        (with `context`, e.g. a new certificate, when given)."""
         if self._restart is not None:
             self._restart.cancel()
         await self._stop_listening()
+        if context is not None:
+            self._ssl = context
         self._restart = asyncio.create_task(self._come_back(downtime))
 
     async def _listen(self) -> None:
@@ -62,8 +66,13 @@ class HttpsListener:
         server = self._runner.server
         assert server is not None
         loop = asyncio.get_running_loop()
+
+        def accept() -> asyncio.BaseProtocol:
+            self.connections += 1
+            return server()
+
         self._server = await loop.create_server(
-            server, self._host, self.port, ssl=self._ssl, reuse_address=True
+            accept, self._host, self.port, ssl=self._ssl, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._up.set()

@@ -73,7 +73,8 @@ class GatewaySimulator:
             seed=opts.seed,
         )
         addresses = {opts.host, "127.0.0.1", "::1"} if is_loopback(opts.host) else {opts.host}
-        self._cert = make_certificate((*GATEWAY_NAMES, *opts.extra_server_names), sorted(addresses))
+        self._addresses = sorted(addresses)
+        self._cert = make_certificate((*GATEWAY_NAMES, *opts.extra_server_names), self._addresses)
         self._ssl = server_context(self._cert, opts.extra_server_names)
         self._listener = HttpsListener(build_app(self._core), opts.host, opts.port, self._ssl)
 
@@ -102,16 +103,21 @@ class GatewaySimulator:
     ) -> None:
         await self.close()
 
-    async def reboot(self, downtime: float = 5.0) -> None:
+    async def reboot(self, downtime: float = 5.0, *, new_certificate: bool = False) -> None:
         """Drop every session and connection and refuse connections for `downtime` real seconds.
 
         Returns as soon as the listener is closed; the gateway comes back by itself (await
         `wait_up()` to wait for it). Hanging requests are dropped, the sitemaster comes back
-        running, staged operation changes are lost and `up_time_seconds` starts again.
+        running, staged operation changes are lost and `up_time_seconds` starts again. With
+        `new_certificate` it comes back with a certificate of its own making, as a reset does.
         """
         self._core.drop_hanging()
         self._core.rebooted()
-        await self._listener.go_away(downtime)
+        if new_certificate:
+            names = (*GATEWAY_NAMES, *self.options.extra_server_names)
+            self._cert = make_certificate(names, self._addresses)
+            self._ssl = server_context(self._cert, self.options.extra_server_names)
+        await self._listener.go_away(downtime, context=self._ssl)
 
     async def wait_up(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
@@ -120,6 +126,11 @@ class GatewaySimulator:
     @property
     def is_up(self) -> bool:
         return self._listener.is_up
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted (each one a TLS handshake)."""
+        return self._listener.connections
 
     # -- identity -----------------------------------------------------------------------------
 
@@ -278,6 +289,13 @@ class GatewaySimulator:
             self._core.signed.fault_layout = "tesla" if fault_layout == "tesla" else "pypowerwall"
         if apply_at_dispatch is not None:
             self._core.signed.config.apply_at_dispatch = apply_at_dispatch
+
+    def replace_body(self, path: str, body: bytes | None) -> None:
+        """Answer GET `path` with `body` (after the usual checks), or as usual again with None."""
+        if body is None:
+            self._core.replaced_bodies.pop(path, None)
+        else:
+            self._core.replaced_bodies[path] = body
 
     def expire_sessions(self) -> None:
         self._core.sessions.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ async def test_prints_the_gateways_facts(sim: GatewaySimulator, tmp_path: Path) 
     assert result.code == 0, result.err
     assert f"din          {sim.din}" in result.out
     assert "firmware     21.44" in result.out
-    assert "role         customer (new login)" in result.out
+    assert "role         customer (password accepted)" in result.out
     assert "slug         tg123456789abc (from its DIN)" in result.out
     assert "TLS server name: powerwall" in result.out
     fingerprint = ":".join(sim.fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
@@ -66,8 +67,25 @@ async def test_prints_the_gateways_facts(sim: GatewaySimulator, tmp_path: Path) 
 
     again = await check(tmp_path, "--host", f"localhost:{sim.port}", "--password", PASSWORD)
     assert again.code == 0
-    assert "role         customer (saved session reused)" in again.out
-    assert sim.logins == 1
+    assert "role         customer (password accepted)" in again.out
+    assert sim.logins == 2  # the password is verified every time, with one login
+
+
+async def test_saved_session_does_not_vouch_for_a_wrong_password(
+    sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    good = await check(tmp_path, "--host", f"localhost:{sim.port}", "--password", PASSWORD)
+    assert good.code == 0, good.err
+    session = tmp_path / "state" / f"localhost_{sim.port}" / "session.json"
+    saved = session.read_text()
+    assert PASSWORD not in saved
+    assert '"credential": "scrypt$' in saved
+
+    wrong = await check(tmp_path, "--host", f"localhost:{sim.port}", "--password", "WRONG")
+    assert wrong.code == 1
+    [line] = error_lines(wrong)
+    assert "rejected the customer login" in line
+    assert sim.logins == 2  # one login per run, the wrong one included
 
 
 async def test_powerwall_3_restricted(sim: GatewaySimulator, tmp_path: Path) -> None:
@@ -102,6 +120,78 @@ async def test_changed_certificate_is_refused(sim: GatewaySimulator, tmp_path: P
     assert "TLS certificate" in line
     assert str(pin) in line
     assert sim.calls == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (
+            "session.json",
+            '{"role": "customer", "token": "a\\r\\nX-Evil: 1", "auth_cookie": "a\\r\\nb"}',
+        ),
+        ("session.json", None),  # a directory
+        ("tls-pin.sha256", "garbage, not hex\n"),
+        ("tls-pin.sha256", "abcdef\n"),
+        ("topic-slug", "a/+/#\n"),
+    ],
+)
+async def test_damaged_state_is_ignored_and_written_afresh(
+    sim: GatewaySimulator, tmp_path: Path, name: str, content: str | None
+) -> None:
+    directory = tmp_path / "state" / f"localhost_{sim.port}"
+    directory.mkdir(parents=True)
+    if content is None:
+        (directory / name).mkdir()
+    else:
+        (directory / name).write_text(content)
+    result = await check(tmp_path, "-v", "--host", f"localhost:{sim.port}", "--password", PASSWORD)
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    if name != "topic-slug":  # check does not read the slug
+        assert "is damaged" in result.err
+        assert (directory / name).is_file()
+    if name == "tls-pin.sha256":
+        assert (directory / name).read_text().strip() == sim.fingerprint.lower()
+
+
+async def test_read_only_state_dir_is_one_line_and_no_login(
+    sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {state} && mount -o remount,ro {state} && "
+        f"exec {sys.executable} -m pw2mqtt check --state-dir {state} "
+        f"--host localhost:{sim.port} --password {PASSWORD}"
+    )
+    state.mkdir()
+    result = await run_isolated(script)
+    assert result.code == 1, result.err
+    [line] = error_lines(result)
+    assert "cannot save state in" in line
+    assert "Read-only file system" in line
+    assert "Traceback" not in result.err
+    assert sim.logins == 0
+
+
+async def run_isolated(script: str) -> Result:
+    """Run a shell script in its own mount namespace, so the mounts it makes vanish with it."""
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1)")
+    probe = await asyncio.create_subprocess_exec("unshare", "-m", "true")
+    if await probe.wait() != 0:
+        pytest.skip("needs the right to make a mount namespace (root)")
+    process = await asyncio.create_subprocess_exec(
+        "unshare",
+        "-m",
+        "sh",
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return Result(process.returncode, out.decode(), err.decode())
 
 
 async def test_locked_out_gateway(sim: GatewaySimulator, tmp_path: Path) -> None:

@@ -58,7 +58,10 @@ async def test_a_gateway_without_din_or_name_stays_offline_and_says_why(
                 event = await probe.wait_for(
                     f"{BASE}/bridge/event", lambda m: b"gateway_offline" in m.payload
                 )
-                await asyncio.sleep(3.0)  # several polls: said once, nothing announced
+                reason = await probe.wait_for(
+                    f"{BASE}/localhost/last_error", lambda m: b"set `name`" in m.payload
+                )
+                await asyncio.sleep(3.0)  # several polls: said once, no values announced
     assert offline.retain
     record = json.loads(logged.payload)
     assert record["level"] == "error"
@@ -66,7 +69,11 @@ async def test_a_gateway_without_din_or_name_stays_offline_and_says_why(
     assert "set `name`" in json.loads(event.payload)["data"]["reason"]
     said = [m for m in probe.messages if m.topic.endswith("/logging") and b"no DIN" in m.payload]
     assert len(said) == 1
-    assert not [m for m in probe.messages if m.topic.startswith("homeassistant/")]
+    assert reason.retain
+    # Home Assistant shows the device with the reason alone, and no value under the address.
+    configs = [m for m in probe.messages if m.topic.startswith("homeassistant/") and m.payload]
+    assert configs
+    assert all(set(json.loads(m.payload)["cmps"]) == {"last_error"} for m in configs)
     assert not [m for m in probe.messages if m.topic.endswith("/battery_level")]
 
 

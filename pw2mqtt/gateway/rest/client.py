@@ -74,7 +74,7 @@ class GatewayClient:
     ) -> None:
         self.settings = settings
         self.address: GatewayAddress = settings.address
-        self.state = GatewayState(state_dir / self.address.key)
+        self.state = GatewayState(state_dir / self.address.key, str(self.address))
         self.connection = GatewayConnection(settings, self.state, clock=clock)
         self.server_name = self.connection.server_name
         self._login = RestLogin(self.connection)
@@ -83,6 +83,7 @@ class GatewayClient:
         self._forbidden: dict[str, float] = {}
         self._signed_lock = asyncio.Lock()  # one signed request at a time, whatever the key
         self._tedapi: TedapiTransport | None = None
+        self._implausible: dict[str, str] = {}
 
     async def __aenter__(self) -> Self:
         return self
@@ -130,6 +131,10 @@ class GatewayClient:
     def is_supported(self, path: str) -> bool:
         until = self._unsupported.get(path)
         return until is None or until <= self._clock()
+
+    async def log_in_afresh(self) -> None:
+        """Log in whether or not a saved session exists: what proves a password right."""
+        await self._login.login(stale=self._login.session)
 
     async def read(self, endpoint: Endpoint[M]) -> M:
         """GET a JSON endpoint and validate its body."""
@@ -187,14 +192,33 @@ class GatewayClient:
             if not self.is_supported(endpoint.path):
                 continue
             try:
-                models[endpoint.name] = await self.read(endpoint)
+                model = await self.read(endpoint)
             except (EndpointUnsupportedError, PermissionDeniedError):
                 continue
             except GatewayBusyError:
                 raise
             except GatewayResponseError as err:
                 failed[endpoint.name] = err
+                continue
+            if self._plausible(endpoint.path, model):
+                models[endpoint.name] = model
         return GatewaySnapshot(taken_at=datetime.now(UTC), failed=failed, **models)  # type: ignore[arg-type]
+
+    def _plausible(self, path: str, model: BaseModel) -> bool:
+        """False for a bad reading, which is left out so the last good one carries over; said
+        once per run of bad readings."""
+        check = getattr(model, "implausible", None)
+        reason: str | None = check() if callable(check) else None
+        if reason is None:
+            if self._implausible.pop(path, None) is not None:
+                _LOGGER.info("%s: %s reads plausibly again", self.address, path)
+            return True
+        if path not in self._implausible:
+            _LOGGER.warning(
+                "%s: %s reported %s; keeping the last good value", self.address, path, reason
+            )
+        self._implausible[path] = reason
+        return False
 
     async def fetch_certificate(self) -> str:
         """Handshake once and return the server's SHA-256 fingerprint (sends no request)."""

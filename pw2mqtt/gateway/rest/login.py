@@ -7,10 +7,16 @@ import json
 import logging
 from typing import Final
 
-from pw2mqtt.errors import GatewayAuthError, GatewayLockedOutError, GatewayResponseError
+from pw2mqtt.errors import (
+    GatewayAuthError,
+    GatewayLockedOutError,
+    GatewayResponseError,
+    StateDirError,
+    StateNotKeptError,
+)
 from pw2mqtt.gateway.connection import Answer, GatewayConnection, error_text
 from pw2mqtt.gateway.rest.statuses import status_error
-from pw2mqtt.gateway.state import StoredSession
+from pw2mqtt.gateway.state import StoredSession, credential_hash
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,7 +31,9 @@ class RestLogin:
         self._connection = connection
         self._settings = connection.settings
         self._lock = asyncio.Lock()
-        self.session: StoredSession | None = connection.state.load_session(self._settings.role)
+        self.session: StoredSession | None = connection.state.load_session(
+            self._settings.role, self._settings.password.get_secret_value()
+        )
         self._last_login_at: float | None = None
         self._failed = 0
         self.logins = 0
@@ -64,6 +72,7 @@ class RestLogin:
                     f"{self._connection.address} refused a session obtained "
                     f"{now - self._last_login_at:.0f} s ago; not logging in again so soon"
                 )
+            self._check_session_can_be_kept()
             self._last_login_at = now
             self.session = None
             payload = {
@@ -79,21 +88,40 @@ class RestLogin:
                 return
             self._reject(answer)
 
+    def _check_session_can_be_kept(self) -> None:
+        try:
+            self._connection.state.check_writable()
+        except StateDirError as err:
+            raise StateNotKeptError(
+                "not logging in: the session could not be saved "
+                f"({err.reason}), so every restart would log in again; make the state "
+                "directory writable"
+            ) from None
+
     def _accept(self, answer: Answer) -> None:
         token = answer.cookies.get("AuthCookie") or _body_token(answer.body)
         if not token:
             raise GatewayResponseError(LOGIN_PATH, "login answered 200 without a token")
+        role, password = self._settings.role, self._settings.password.get_secret_value()
         self.session = StoredSession(
-            role=self._settings.role,
+            role=role,
             token=token,
             auth_cookie=answer.cookies.get("AuthCookie"),
             user_record=answer.cookies.get("UserRecord"),
+            credential=credential_hash(role, password),
         )
         self._failed = 0
-        self._connection.state.save_session(self.session)
-        _LOGGER.info(
-            "%s: logged in as %s; session saved", self._connection.address, self._settings.role
-        )
+        try:
+            self._connection.state.save_session(self.session)
+        except OSError as err:  # writable a moment ago: full, or made read-only since
+            _LOGGER.warning(
+                "%s: logged in as %s, but the session could not be saved (%s)",
+                self._connection.address,
+                role,
+                err.strerror or err,
+            )
+            return
+        _LOGGER.info("%s: logged in as %s; session saved", self._connection.address, role)
 
     def _reject(self, answer: Answer) -> None:
         detail = error_text(answer.body)

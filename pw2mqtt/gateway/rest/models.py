@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -230,12 +230,24 @@ class Aggregates(RootModel[dict[str, MeterReading]]):
 # --- /api/system_status/* ------------------------------------------------------------------------
 
 
+SOE_MAX_RAW: Final = 102.0
+"""The highest raw state of charge taken as a reading. Raw is remaining over full energy, which can
+drift a little past 100 at the top of a charge (calibration, rounding); far beyond, or below 0,
+is not a state of charge but a bad reading."""
+
+
 class Soe(_Model):
     percentage: Number  # raw %
 
     @property
     def app_percentage(self) -> float:
         return app_from_raw(self.percentage)
+
+    def implausible(self) -> str | None:
+        """Why this cannot be a real reading, or None; a bad reading is not clamped to 0 or 100."""
+        if 0.0 <= self.percentage <= SOE_MAX_RAW:
+            return None
+        return f"an impossible state of charge ({self.percentage:g} %)"
 
 
 class SystemGridStatus(_Model):

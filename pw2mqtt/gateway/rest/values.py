@@ -182,8 +182,18 @@ def parse_integer(value: object) -> int:
     return int(number)
 
 
+MAX_LIST_ITEMS = 2000
+"""Far more items than any gateway list holds (alerts, faults, batteries, meters, networks)."""
+
+
 def _none_as_empty(value: object) -> object:
-    return () if value is None else value
+    """`None` as an empty list, and a list far too long refused as one error, before pydantic
+    would build an error for each of its items."""
+    if value is None:
+        return ()
+    if isinstance(value, list | tuple) and len(value) > MAX_LIST_ITEMS:
+        raise ValueError(f"a list of {len(value)} items; at most {MAX_LIST_ITEMS} expected")
+    return value
 
 
 def _lenient(parse: Callable[[object], T | None]) -> Callable[[object], T | None]:

@@ -13,11 +13,9 @@ style so users recognise it, but it is not the fingerprint `ssh-keygen -l` shows
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from pw2mqtt.files import write_durably
 from pw2mqtt.gateway.tedapi.errors import (
     KeyFileAccessError,
     KeyFileExistsError,
@@ -166,7 +165,7 @@ def save_key(key: SigningKey, path: Path, *, replace: bool = False) -> None:
     )
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _write_durably(path, pem)
+        write_durably(path, pem)
     except OSError as err:
         raise KeyFileAccessError(path, f"cannot write it ({err.strerror or err})") from None
 
@@ -198,28 +197,3 @@ def _kind(key: PrivateKeyTypes) -> str:
     if isinstance(key, dsa.DSAPrivateKey):
         return "a DSA"
     return "a non-RSA"
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            os.fchmod(file.fileno(), 0o600)
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
