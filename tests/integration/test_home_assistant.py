@@ -132,7 +132,7 @@ async def test_entities_follow_the_gateways_availability(
                 except aiomqtt.MqttError:
                     await asyncio.sleep(0.5)
         await asyncio.sleep(2.0)  # let Home Assistant take the discovery and first states
-        sim.set_sitemaster(running=False)
+        sim.set_faults(reset=True)  # the gateway stops answering at all
 
     result = await run_rig(sim, tmp_path, during=stop_the_gateway_once_announced, wait=14.0)
     entities = entities_by_key(result)
