@@ -24,7 +24,7 @@ from bench.scenarios import FAST_PATH, LOGIN, BenchError, Simulation, Timing
 from bench.stats import cycle_gaps, percentile
 
 GATEWAYS_PER_HOST = 250  # simulators per host process, unless told otherwise
-START_TIMEOUT_PER_GATEWAY = 0.25  # seconds added to the start-up timeout for each gateway
+START_TIMEOUT_PER_GATEWAY = 0.6  # seconds added to the start-up timeout for each gateway
 
 
 def default_hosts(count: int) -> int:
