@@ -14,13 +14,13 @@ from typing import Any
 
 from bench import report
 from bench.contenders import FAST_INTERVAL, Contender, Pw2Mqtt
+from bench.fleet import GATEWAYS_PER_HOST, fleet
 from bench.peer import PeerUnavailableError, make_peer
 from bench.procstat import imports_rss_mb
 from bench.scenarios import (
     Simulation,
     Timing,
     command_latency,
-    fleet,
     restart_with_saved_session,
     side_by_side,
 )
@@ -38,7 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--duration", type=float, help="seconds per side-by-side window (180)")
     parser.add_argument("--fleet-duration", type=float, help="seconds per fleet window (120)")
-    parser.add_argument("--fleet", help="gateway counts, comma-separated (1,10,50,100)")
+    parser.add_argument(
+        "--fleet",
+        help="gateway counts, comma-separated (1,10,50,100; 1,10,100,1000 for the large fleet)",
+    )
+    parser.add_argument(
+        "--sim-hosts",
+        type=int,
+        help=f"processes to host the simulated gateways (one per {GATEWAYS_PER_HOST} gateways)",
+    )
     parser.add_argument("--commands", type=int, help="commands to time (40)")
     parser.add_argument(
         "--peer",
@@ -145,7 +153,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             for count in counts:
                 _say(f"fleet of {count}, {fleet_timing.duration:.0f} s …")
                 results["fleet"].append(
-                    await fleet(count, fleet_timing, sim, work / f"fleet{count}")
+                    await fleet(count, fleet_timing, sim, work / f"fleet{count}", args.sim_hosts)
                 )
     return results
 

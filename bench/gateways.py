@@ -19,6 +19,7 @@ class Gateway:
     control: str
     din: str
     password: str
+    clock: float = 0.0  # simulated epoch seconds less time.monotonic(), in its host process
 
     @property
     def address(self) -> str:
@@ -34,42 +35,62 @@ class Call:
 
 
 class SimulatedGateways:
-    """`count` simulators in their own process (python -m bench.simhost), steered over HTTP."""
+    """`count` simulators in `hosts` processes of their own (python -m bench.simhost), steered
+    over HTTP; the gateways are dealt to the processes in consecutive blocks."""
 
-    def __init__(self, count: int, *, profile: str, latency: float, jitter: float) -> None:
-        self._argv = [
-            sys.executable, "-m", "bench.simhost",
-            "--count", str(count), "--profile", profile,
-            "--latency", str(latency), "--jitter", str(jitter),
-        ]  # fmt: skip
-        self._process: asyncio.subprocess.Process | None = None
+    def __init__(
+        self, count: int, *, profile: str, latency: float, jitter: float, hosts: int = 1
+    ) -> None:
+        hosts = max(1, min(hosts, count))
+        blocks = [count // hosts + (1 if i < count % hosts else 0) for i in range(hosts)]
+        firsts = [sum(blocks[:i]) for i in range(hosts)]
+        common = ["--profile", profile, "--latency", str(latency), "--jitter", str(jitter)]
+        self._argvs = [
+            [sys.executable, "-m", "bench.simhost", "--count", str(n), "--first", str(i), *common]
+            for n, i in zip(blocks, firsts, strict=True)
+        ]
+        self._processes: list[asyncio.subprocess.Process] = []
         self._session: aiohttp.ClientSession | None = None
         self.gateways: list[Gateway] = []
 
+    @property
+    def pids(self) -> list[int]:
+        """The simulator host processes, to measure their CPU."""
+        return [process.pid for process in self._processes]
+
     async def __aenter__(self) -> Self:
-        self._process = await asyncio.create_subprocess_exec(
-            *self._argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
-        )
-        assert self._process.stdout is not None
-        line = await asyncio.wait_for(self._process.stdout.readline(), 120)
+        try:
+            for argv in self._argvs:
+                self._processes.append(
+                    await asyncio.create_subprocess_exec(
+                        *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+                    )
+                )
+            described = await asyncio.gather(*(self._described(p) for p in self._processes))
+        except BaseException:
+            await self._stop()
+            raise
+        self.gateways = [gateway for block in described for gateway in block]
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self
+
+    @staticmethod
+    async def _described(process: asyncio.subprocess.Process) -> list[Gateway]:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 300)
         if not line:
             raise RuntimeError("the simulator host exited before describing its gateways")
-        self.gateways = [Gateway(**g) for g in json.loads(line)["gateways"]]
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self
+        return [Gateway(**g) for g in json.loads(line)["gateways"]]
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._session is not None:
             await self._session.close()
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
-            try:
-                await asyncio.wait_for(self._process.wait(), 15)
-            except TimeoutError:
-                self._process.kill()
-                await self._process.wait()
+        await self._stop()
+
+    async def _stop(self) -> None:
+        await asyncio.gather(*(_end(process) for process in self._processes))
 
     async def _post(self, gateway: Gateway, path: str, body: dict[str, Any]) -> dict[str, Any]:
         assert self._session is not None
@@ -98,3 +119,14 @@ class SimulatedGateways:
             response.raise_for_status()
             body = await response.json()
         return [Call(c["time"], c["method"], c["path"], c["status"]) for c in body["calls"]]
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is not None:
+        return
+    process.terminate()
+    try:
+        await asyncio.wait_for(process.wait(), 15)
+    except TimeoutError:
+        process.kill()
+        await process.wait()

@@ -30,17 +30,20 @@ Match = Callable[[Seen], bool]
 
 
 class Observer:
-    """Subscribes to everything on the broker and keeps every message with its arrival time."""
+    """Subscribes to everything on the broker (or to `topics`) and keeps every message with its
+    arrival time."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, topics: tuple[str, ...] = ("#",)) -> None:
         self._port = port
+        self._topics = topics
         self.seen: list[Seen] = []
         self._waiters: list[tuple[Match, asyncio.Future[Seen]]] = []
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Observer]:
         async with aiomqtt.Client(HOST, self._port, identifier="bench-observer") as client:
-            await client.subscribe("#")
+            for topic in self._topics:
+                await client.subscribe(topic)
             task = asyncio.create_task(self._read(client))
             try:
                 yield self

@@ -19,7 +19,7 @@ from bench.contenders import FAST_INTERVAL, TOPICS, Contender, Pw2Mqtt, Running
 from bench.gateways import Call, Gateway, SimulatedGateways
 from bench.observer import Observer, Seen
 from bench.procstat import Sampler
-from bench.stats import cycle_gaps, median, percentile
+from bench.stats import median, percentile
 
 LOGIN = "/api/login/Basic"
 FAST_PATH = "/api/meters/aggregates"  # read on every fast cycle by both bridges
@@ -367,55 +367,3 @@ async def _clock_offset(gateways: SimulatedGateways, gateway: Gateway) -> float:
             best = (after - before, estimate)
     assert best is not None
     return best[1]
-
-
-async def fleet(count: int, timing: Timing, sim: Simulation, workdir: Path) -> dict[str, Any]:
-    """`count` gateways in one pw2mqtt process: CPU share of a core, RSS, late and missed cycles."""
-    contender = Pw2Mqtt()
-    async with _stage(count, sim, workdir) as (gateways, broker, observer):
-        running = contender.start(gateways.gateways, broker.port, workdir)
-        try:
-            await _first_state(observer, contender, running, timing.start_timeout, count)
-            started = time.monotonic() - running.started_at
-            await asyncio.sleep(timing.warmup)
-            # The logs are marked and read for all gateways at once, so the windows agree.
-            marks = await asyncio.gather(*(gateways.call_count(g) for g in gateways.gateways))
-            sampler = Sampler(running.pid)
-            sampler.begin()
-            end = time.monotonic() + timing.duration
-            await _sample_until(sampler, end, running)
-            usage = sampler.end()
-            per_gateway = await asyncio.gather(
-                *(gateways.calls(g, since=m) for g, m in zip(gateways.gateways, marks, strict=True))
-            )
-        finally:
-            running.stop()
-    interval = timing.fast_interval
-    late = missed = cycles = 0
-    gaps: list[float] = []
-    for calls in per_gateway:
-        times = [c.time for c in calls if c.path == FAST_PATH]
-        cycles += len(times)
-        g_late, g_missed, g_gaps = cycle_gaps(times, interval)
-        # Gaps between reads cannot show a gateway that stopped being read at the window's edges:
-        # count what is short of the window's whole intervals (less one, for the phase) as missed.
-        shortfall = int(usage.wall_s / interval) - 1 - len(times)
-        late, missed = late + g_late, missed + max(g_missed, shortfall)
-        gaps += g_gaps
-    expected = count * usage.wall_s / interval
-    return {
-        "gateways": count,
-        "interval_s": interval,
-        "window_s": usage.wall_s,
-        "all_online_s": started,
-        "cpu_share": usage.cpu_share,
-        "rss_peak_mb": usage.rss_peak / 2**20,
-        "rss_steady_mb": usage.rss_steady / 2**20,
-        "cycles": cycles,
-        "cycles_expected": expected,
-        "late_cycles": late,
-        "missed_cycles": missed,
-        "gap_p95_s": percentile(gaps, 95),
-        "gap_max_s": max(gaps) if gaps else None,
-        "request_errors": sum(_errors(calls) for calls in per_gateway),
-    }

@@ -2,6 +2,9 @@
 
 It prints one JSON line describing the gateways, then serves until stdin closes or SIGTERM.
 The parent steers them through each simulator's control API and reads their call logs there.
+A large fleet is spread over several such processes (`--first` keeps their DINs apart); each
+gateway's `clock` is its simulated time less `time.monotonic()`, which every process on the
+machine shares, so that call times from different processes can be put on one clock.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import json
 import signal
 import sys
+import time
 from zoneinfo import ZoneInfo
 
 from pw2mqtt.simulator.control import ControlServer
@@ -31,7 +35,7 @@ def _options(args: argparse.Namespace) -> list[SimulatorOptions]:
         control_port=0,
         seed=args.seed,
     )
-    return fleet_options(args.count, base)
+    return fleet_options(args.first + args.count, base)[args.first :]
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -52,6 +56,7 @@ async def _serve(args: argparse.Namespace) -> None:
                 "control": control.url,
                 "din": sim.din,
                 "password": sim.options.customer_password,
+                "clock": sim.now() - time.monotonic(),
             }
             for sim, control in zip(sims, controls, strict=True)
         ]
@@ -62,6 +67,7 @@ async def _serve(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=1)
+    parser.add_argument("--first", type=int, default=0, help="index of the first gateway (DIN)")
     parser.add_argument("--profile", default="21.44")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds added to each answer")
     parser.add_argument("--jitter", type=float, default=0.05, help="up to this much more, random")

@@ -7,9 +7,7 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import yaml
 
 from pw2mqtt import __version__
 from pw2mqtt.config import load_settings
+from tests.deploy.supervisor import fake_supervisor
 
 ADDON = Path(__file__).resolve().parents[2] / "addon" / "pw2mqtt"
 SCRIPT = ADDON / "addon_env.py"
@@ -102,32 +101,8 @@ def test_schema_covers_every_option_and_every_type_is_known() -> None:
 
 @pytest.fixture
 def supervisor() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    """A stand-in for the Supervisor's `GET /services/mqtt`, on 127.0.0.1."""
-    seen: list[dict[str, str]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
-            ok = (
-                self.path == "/services/mqtt" and self.headers["Authorization"] == f"Bearer {TOKEN}"
-            )
-            body = json.dumps({"result": "ok", "data": SERVICE} if ok else {"result": "error"})
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body.encode())
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fake_supervisor(SERVICE, TOKEN) as served:
+        yield served
 
 
 def _run_script(

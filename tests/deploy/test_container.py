@@ -6,14 +6,20 @@ image on the host network against the test's Mosquitto and an in-process simulat
 127.0.0.1), and checks what a user relies on: the bridge comes online and publishes values,
 `HEALTHCHECK` passes, `podman stop` (SIGTERM to PID 1) publishes `offline` and the container
 exits 0.
+The Home Assistant add-on's image is built the same way (its folder as the context, with a wheel
+of the working tree in its wheels/, on the same base image) and run with /data/options.json and a
+stand-in for the Supervisor's MQTT service on 127.0.0.1 (`SUPERVISOR_URL`).
 First run: ~40-60 s to make the rig's base image, ~15 s to build; later runs ~30 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -21,12 +27,16 @@ import pytest
 
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
 from tests import rigs
+from tests.deploy.supervisor import fake_supervisor
 from tests.mqtt_probe import Broker, MqttProbe
 
 ROOT = Path(__file__).resolve().parents[2]
 RIG = rigs.CONTAINER_RIG
 BASE_IMAGE = "python:3.12-slim"  # the Dockerfile's FROM; the rig tags a local base as this
 IMAGE = "localhost/pw2mqtt:test"
+ADDON = ROOT / "addon" / "pw2mqtt"
+ADDON_IMAGE = "localhost/pw2mqtt-addon:test"
+SUPERVISOR_TOKEN = "supervisor-token-for-the-container-test"
 SLUG = "tg123456789abc"
 
 pytestmark = pytest.mark.timeout(600)  # the first run makes the base image
@@ -77,6 +87,12 @@ def _apt_mirror() -> str | None:
     return None
 
 
+async def _base_image() -> None:
+    status, _ = await rig("podman", "image", "exists", BASE_IMAGE, check=False)
+    if status != 0:  # ~40-60 s: debootstrap + python3, tagged as the Dockerfiles' FROM
+        await rig("base", "trixie", BASE_IMAGE, timeout=480)
+
+
 @pytest.fixture(scope="module")
 def image() -> str:
     """The image, built from the working tree (once per test run)."""
@@ -85,15 +101,37 @@ def image() -> str:
         pytest.skip(problem)
 
     async def build() -> None:
-        status, _ = await rig("podman", "image", "exists", BASE_IMAGE, check=False)
-        if status != 0:  # ~40-60 s: debootstrap + python3, tagged as the Dockerfile's FROM
-            await rig("base", "trixie", BASE_IMAGE, timeout=480)
+        await _base_image()
         await rig("build", "-t", IMAGE, str(ROOT), timeout=300)
         # the build stage and the image this one replaced are left untagged: drop them
         await rig("podman", "image", "prune", "-f", check=False)
 
     asyncio.run(build())
     return IMAGE
+
+
+@pytest.fixture(scope="module")
+def addon_image(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The add-on's image, as the Supervisor builds it: its folder, plus a wheel of the tree."""
+    problem = _rig_problem()
+    if problem:
+        pytest.skip(problem)
+    context = tmp_path_factory.mktemp("addon") / "pw2mqtt"
+    shutil.copytree(ADDON, context, ignore=shutil.ignore_patterns("*.whl", "__pycache__"))
+
+    async def build() -> None:
+        wheel = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(context / "wheels"),
+            str(ROOT), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        output, _ = await wheel.communicate()
+        assert wheel.returncode == 0, output.decode(errors="replace")[-3000:]
+        await _base_image()
+        await rig("build", "-t", ADDON_IMAGE, str(context), timeout=300)
+        await rig("podman", "image", "prune", "-f", check=False)
+
+    asyncio.run(build())
+    return ADDON_IMAGE
 
 
 async def test_image_runs_healthy_and_says_offline_on_stop(
@@ -166,3 +204,60 @@ async def _healthy(name: str, attempts: int = 15) -> tuple[int, str]:
             break
         await asyncio.sleep(1)
     return result
+
+
+async def test_addon_image_runs_with_the_supervisors_broker_and_says_offline_on_stop(
+    addon_image: str, broker: Broker, tmp_path: Path
+) -> None:
+    service = {"host": broker.host, "port": broker.port, "ssl": False, "protocol": "3.1.1"}
+    data = tmp_path / "data"  # the add-on's /data, as the Supervisor mounts it
+    data.mkdir()
+    name = f"pw2mqtt-addon-test-{uuid.uuid4().hex[:8]}"
+    async with GatewaySimulator(SimulatorOptions(control_port=None, speed=5.0)) as sim:
+        options = {"host": f"127.0.0.1:{sim.port}", "password": "Pw2MqttSim", "poll_fast": 1}
+        (data / "options.json").write_text(json.dumps(options))
+        with fake_supervisor(service, SUPERVISOR_TOKEN) as (url, asked):
+            run_args = [
+                "run", "-d", "--name", name, "-v", f"{data}:/data",
+                "-e", f"SUPERVISOR_URL={url}", "-e", f"SUPERVISOR_TOKEN={SUPERVISOR_TOKEN}",
+                addon_image,
+            ]  # fmt: skip
+            try:
+                async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
+                    await rig(*run_args)
+                    await _addon_online(probe, name)
+                    assert asked == [
+                        {"path": "/services/mqtt", "auth": f"Bearer {SUPERVISOR_TOKEN}"}
+                    ]
+                    _, cmdline = await rig("podman", "exec", name, "cat", "/proc/1/cmdline")
+                    assert "/opt/pw2mqtt/bin/pw2mqtt\x00run\x00" in cmdline, cmdline
+                    health = await _healthy(name)
+                    assert health[0] == 0, health[1]
+
+                    mark = probe.mark()
+                    await rig("podman", "stop", "-t", "20", name, timeout=60)
+                    await probe.wait_for(
+                        "pw2mqtt/bridge/state", lambda m: m.text == "offline", start=mark
+                    )
+                    _, code = await rig(
+                        "podman", "inspect", "--format", "{{.State.ExitCode}}", name
+                    )
+                    assert code.strip().splitlines()[-1] == "0", code
+                    _, logs = await rig("podman", "logs", name, check=False)
+                    assert "Pw2MqttSim" not in logs
+            finally:
+                await rig("podman", "rm", "-f", "-v", name, check=False, timeout=60)
+    # the bridge's state (its certificate pin) is kept in the add-on's data folder
+    assert list((data / "state").rglob("tls-pin.sha256"))
+
+
+async def _addon_online(probe: MqttProbe, name: str) -> None:
+    try:
+        await probe.wait_for("pw2mqtt/bridge/state", lambda m: m.text == "online", timeout=30)
+        level = await probe.wait_for(f"pw2mqtt/{SLUG}/battery_level", timeout=30)
+        grid = await probe.wait_for(f"pw2mqtt/{SLUG}/grid_status", timeout=30)
+    except AssertionError:
+        _, logs = await rig("podman", "logs", name, check=False)
+        raise AssertionError(f"container log:\n{logs[-4000:]}") from None
+    assert 0.0 <= float(level.text) <= 100.0
+    assert grid.text
