@@ -164,45 +164,43 @@ class GatewayConnection:
                     {name: morsel.value for name, morsel in response.cookies.items()},
                     dict(response.headers),
                 )
-        except aiohttp.ServerFingerprintMismatch as err:
-            mismatch = CertificatePinMismatchError(
-                str(self.address),
-                format_fingerprint(self.fingerprint or ""),
-                format_fingerprint(err.got.hex()),
-            )  # backed off like an outage: no handshake every poll while it lasts
-            raise self._network_failure(mismatch, "its TLS certificate changed") from err
-        except (TimeoutError, aiohttp.ServerTimeoutError) as err:
-            raise self._network_failure(
-                GatewayTimeoutError(
-                    f"{self.address} did not answer {path} within {self.settings.timeout:.0f} s"
-                ),
-                "timeout",
-            ) from err
-        except aiohttp.ClientSSLError as err:
-            text = handshake_failure_text(
-                self.address.host, self.address.port, self.server_name, err
-            )
-            raise self._network_failure(GatewayTlsError(text), "TLS handshake failed") from err
-        except aiohttp.ClientConnectorError as err:
-            if not isinstance(err.os_error, ConnectionResetError | ssl.SSLError):
-                reason = _connection_reason(err)
-                raise self._network_failure(
-                    GatewayConnectionError(f"cannot reach {self.address}: {reason}"), reason
-                ) from err
-            text = handshake_failure_text(
-                self.address.host, self.address.port, self.server_name, err.os_error
-            )
-            raise self._network_failure(GatewayTlsError(text), "TLS handshake failed") from err
-        except (aiohttp.ClientError, OSError) as err:
-            reason = _connection_reason(err)
-            raise self._network_failure(
-                GatewayConnectionError(f"cannot reach {self.address}: {reason}"), reason
-            ) from err
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            raise self._failure(err, path) from err
         self._backoff.reset()
         self._retry_at = 0.0
         if 200 <= answer.status < 300:
             self._busy_pauses = 0
         return answer
+
+    def _failure(self, err: BaseException, path: str) -> GatewayError:
+        """What a failed request means, as a `GatewayError`; every one backs off like an outage
+        (a changed certificate too: no handshake every poll while it lasts)."""
+        if isinstance(err, aiohttp.ServerFingerprintMismatch):
+            mismatch = CertificatePinMismatchError(
+                str(self.address),
+                format_fingerprint(self.fingerprint or ""),
+                format_fingerprint(err.got.hex()),
+            )
+            return self._network_failure(mismatch, "its TLS certificate changed")
+        if isinstance(err, TimeoutError | aiohttp.ServerTimeoutError):
+            text = f"{self.address} did not answer {path} within {self.settings.timeout:.0f} s"
+            return self._network_failure(GatewayTimeoutError(text), "timeout")
+        handshake: BaseException | None = None
+        if isinstance(err, aiohttp.ClientSSLError):
+            handshake = err
+        elif isinstance(err, aiohttp.ClientConnectorError) and isinstance(
+            err.os_error, ConnectionResetError | ssl.SSLError
+        ):
+            handshake = err.os_error
+        if handshake is not None:
+            text = handshake_failure_text(
+                self.address.host, self.address.port, self.server_name, handshake
+            )
+            return self._network_failure(GatewayTlsError(text), "TLS handshake failed")
+        reason = _connection_reason(err)
+        return self._network_failure(
+            GatewayConnectionError(f"cannot reach {self.address}: {reason}"), reason
+        )
 
     def _network_failure(self, error: GatewayError, reason: str) -> GatewayError:
         delay = self._backoff.fail()
