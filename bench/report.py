@@ -52,89 +52,119 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+Target = tuple[str, bool | None, str]
+
+
+def targets(results: dict[str, Any]) -> list[Target]:
     """(target, met — None when this run cannot tell, what was measured) for each target."""
+    return [
+        *_side_by_side_targets(results),
+        *_alone_targets(results),
+        *_fleet_targets(results.get("fleet") or []),
+    ]
+
+
+def _side_by_side_targets(results: dict[str, Any]) -> list[Target]:
     ours, peer = results.get("pw2mqtt"), results.get("peer")
-    out: list[tuple[str, bool | None, str]] = []
-
-    def add(name: str, met: bool | None, measured: str) -> None:
-        out.append((name, met, measured))
-
-    if ours and peer:
-        cpu = ratio(ours["cpu_s_per_min"], peer["cpu_s_per_min"])
-        add("CPU at most 1/3 of the peer's", _le(cpu, 1 / 3), f"ratio {_fmt(cpu, '{:.2f}')}")
-        rss = [
-            ratio(ours["rss_steady_mb"], peer["rss_steady_mb"]),
-            ratio(ours["rss_peak_mb"], peer["rss_peak_mb"]),
-        ]
-        add(
+    if not (ours and peer):
+        return []
+    cpu = ratio(ours["cpu_s_per_min"], peer["cpu_s_per_min"])
+    rss = [
+        ratio(ours["rss_steady_mb"], peer["rss_steady_mb"]),
+        ratio(ours["rss_peak_mb"], peer["rss_peak_mb"]),
+    ]
+    req = ratio(ours["requests_per_min"], peer["requests_per_min"])
+    fresher = [ratio(ours["freshness_s"][k], peer["freshness_s"][k]) for k in ("median", "p95")]
+    return [
+        ("CPU at most 1/3 of the peer's", _le(cpu, 1 / 3), f"ratio {_fmt(cpu, '{:.2f}')}"),
+        (
             "RSS at most 2/3 of the peer's",
             _all(_le(r, 2 / 3) for r in rss),
             f"steady {_fmt(rss[0], '{:.2f}')}, peak {_fmt(rss[1], '{:.2f}')}",
-        )
-        req = ratio(ours["requests_per_min"], peer["requests_per_min"])
-        fresher = [ratio(ours["freshness_s"][k], peer["freshness_s"][k]) for k in ("median", "p95")]
-        add(
+        ),
+        (
             "no more gateway requests than the peer, values at least as fresh",
             _all([_le(req, 1.0), *(_le(f, 1.0) for f in fresher)]),
             f"requests {_fmt(req, '{:.2f}')}, freshness median {_fmt(fresher[0], '{:.2f}')}, "
             f"p95 {_fmt(fresher[1], '{:.2f}')}",
-        )
+        ),
+    ]
+
+
+def _alone_targets(results: dict[str, Any]) -> list[Target]:
+    out: list[Target] = []
+    ours = results.get("pw2mqtt")
     if ours:
         interval = float(results["meta"].get("fast_interval_s", 5.0))
         p95 = ours["freshness_s"]["p95"]
-        add(
-            "change to subscriber within one fast interval + 50 ms at p95",
-            _le(p95, interval + 0.05),
-            f"p95 {_fmt(p95, '{:.2f}')} s",
-        )
         fewer = ratio(ours["every_value_every_poll_msgs_per_min"], ours["mqtt_msgs_per_min"])
-        add(
-            "at least 3 times fewer MQTT messages than every value every poll",
-            None if fewer is None else fewer >= 3,
-            f"{_fmt(fewer, '{:.1f}')} times fewer",
-        )
+        out += [
+            (
+                "change to subscriber within one fast interval + 50 ms at p95",
+                _le(p95, interval + 0.05),
+                f"p95 {_fmt(p95, '{:.2f}')} s",
+            ),
+            (
+                "at least 3 times fewer MQTT messages than every value every poll",
+                None if fewer is None else fewer >= 3,
+                f"{_fmt(fewer, '{:.1f}')} times fewer",
+            ),
+        ]
     restart = results.get("restart")
     if restart:
         logins = [life["logins"] for life in restart["lives"]]
-        add(
-            "one login per process life, none after a restart with a saved session",
-            logins == [1, 0],
-            f"logins {logins}",
+        out.append(
+            (
+                "one login per process life, none after a restart with a saved session",
+                logins == [1, 0],
+                f"logins {logins}",
+            )
         )
     commands = results.get("commands")
     if commands:
         first = commands["to_first_request_s"]["p95"]
         write = commands["to_gateway_call_s"]["p95"]
-        add(
-            "command to gateway call (the write) under 50 ms at p95",
-            _le(write, 0.05),
-            f"{_fmt(_ms(write), '{:.0f}')} ms; its first request, the read of the current "
-            f"settings that the write depends on, {_fmt(_ms(first), '{:.0f}')} ms",
+        out.append(
+            (
+                "command to gateway call (the write) under 50 ms at p95",
+                _le(write, 0.05),
+                f"{_fmt(_ms(write), '{:.0f}')} ms; its first request, the read of the current "
+                f"settings that the write depends on, {_fmt(_ms(first), '{:.0f}')} ms",
+            )
         )
-    largest = max(results.get("fleet") or [], key=lambda run: run["gateways"], default=None)
-    hundred = next((r for r in results.get("fleet") or [] if r["gateways"] == 100), None)
+    return out
+
+
+def _fleet_targets(fleet: list[dict[str, Any]]) -> list[Target]:
+    out: list[Target] = []
+    largest = max(fleet, key=lambda run: run["gateways"], default=None)
+    hundred = next((r for r in fleet if r["gateways"] == 100), None)
     if hundred is None and largest and 100 <= largest["gateways"] < 1000:
         hundred = largest
     if hundred:
-        add(
-            "100 gateways on under half a core with no missed cycles",
-            hundred["cpu_share"] < 0.5 and hundred["missed_cycles"] == 0,
-            f"{hundred['gateways']} gateways: {hundred['cpu_share']:.3f} of a core, "
-            f"{hundred['missed_cycles']} missed",
+        out.append(
+            (
+                "100 gateways on under half a core with no missed cycles",
+                hundred["cpu_share"] < 0.5 and hundred["missed_cycles"] == 0,
+                f"{hundred['gateways']} gateways: {hundred['cpu_share']:.3f} of a core, "
+                f"{hundred['missed_cycles']} missed",
+            )
         )
     if largest and largest["gateways"] >= 1000:
-        smallest = min(results["fleet"], key=lambda run: run["gateways"])
+        smallest = min(fleet, key=lambda run: run["gateways"])
         per_gateway = _mb_per_gateway([smallest, largest]) if smallest is not largest else None
-        add(
-            "1000 gateways on under one core, no missed cycles, at most 0.5 MB per gateway",
+        met = (
             None
             if per_gateway is None
-            else largest["cpu_share"] < 1.0
-            and largest["missed_cycles"] == 0
-            and per_gateway <= 0.5,
-            f"{largest['gateways']} gateways: {largest['cpu_share']:.3f} of a core, "
-            f"{largest['missed_cycles']} missed, {_fmt(per_gateway, '{:.3f}')} MB per gateway",
+            else largest["cpu_share"] < 1.0 and largest["missed_cycles"] == 0 and per_gateway <= 0.5
+        )
+        out.append(
+            (
+                "1000 gateways on under one core, no missed cycles, at most 0.5 MB per gateway",
+                met,
+                f"{largest['gateways']} gateways: {largest['cpu_share']:.3f} of a core, "
+                f"{largest['missed_cycles']} missed, {_fmt(per_gateway, '{:.3f}')} MB per gateway",
+            )
         )
     return out
 
