@@ -10,7 +10,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pw2mqtt"
 
-SHARED = {"pw2mqtt", "pw2mqtt.errors", "pw2mqtt.config", "pw2mqtt.backoff", "pw2mqtt.files"}
+SHARED = {
+    "pw2mqtt",
+    "pw2mqtt.errors",
+    "pw2mqtt.config",
+    "pw2mqtt.backoff",
+    "pw2mqtt.files",
+    "pw2mqtt.lifecycle",
+}
 # What each package may import besides itself and SHARED.
 ALLOWED: dict[str, set[str]] = {
     "gateway": set(),

@@ -9,8 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,6 +25,7 @@ from pw2mqtt.cloud.errors import (
 from pw2mqtt.cloud.payloads import EnergySite
 from pw2mqtt.cloud.tokens import TeslaTokens
 from pw2mqtt.gateway.tedapi.answers import ClientState
+from pw2mqtt.lifecycle import Closing
 
 OWNER_API_URL: Final = "https://owner-api.teslamotors.com"
 TOKEN_URL: Final = "https://auth.tesla.com/oauth2/v3/token"  # noqa: S105 - a URL
@@ -56,7 +56,7 @@ def check_url(url: str) -> None:
     raise CloudError(f"{url}: use an https:// URL (plain http only to 127.0.0.1 or ::1)")
 
 
-class TeslaCloud:
+class TeslaCloud(Closing):
     """Use as an async context manager. `deadline` (time.monotonic) bounds waits after 429."""
 
     def __init__(
@@ -77,15 +77,7 @@ class TeslaCloud:
     def __repr__(self) -> str:
         return f"TeslaCloud({self.endpoints.api_url}, {self.tokens!r})"
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def close(self) -> None:
         await self._session.close()
 
     # -- the steps of pairing -------------------------------------------------------------------

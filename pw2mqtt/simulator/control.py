@@ -10,12 +10,12 @@ import binascii
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from aiohttp import web
 
 from pw2mqtt.gateway.tedapi.keys import fingerprint
+from pw2mqtt.lifecycle import Service
 from pw2mqtt.simulator.cloud import CloudOptions, SimulatedCloud
 from pw2mqtt.simulator.faults import FaultConfig
 from pw2mqtt.simulator.keys import KeyState
@@ -238,7 +238,7 @@ async def _calls(sim: GatewaySimulator, request: web.Request) -> web.StreamRespo
     )
 
 
-class ControlServer:
+class ControlServer(Service):
     """Use as an async context manager; it listens on `sim.options.control_port` (0 = free)."""
 
     def __init__(
@@ -250,27 +250,13 @@ class ControlServer:
         self._runner: web.AppRunner | None = None
         self._port = 0
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start(self._sim.options.control_port or 0)
-        except BaseException:
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     @property
     def url(self) -> str:
         return f"http://{self._host}:{self._port}"
 
-    async def start(self, port: int) -> None:
+    async def start(self, port: int | None = None) -> None:
+        """Listen on `port`, else the simulator's `control_port` (0 or None: a free one)."""
+        port = self._sim.options.control_port or 0 if port is None else port
         app = web.Application()
         app[SIM_KEY] = self._sim
         self.cloud.add_routes(app)

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
-from typing import Self
 
+from pw2mqtt.lifecycle import Service
 from pw2mqtt.simulator.app import build_app
 from pw2mqtt.simulator.auth import LockoutPolicy
 from pw2mqtt.simulator.certs import GATEWAY_NAMES, make_certificate, server_context
@@ -42,7 +41,7 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 
-class GatewaySimulator:
+class GatewaySimulator(Service):
     """A simulated Powerwall gateway. Use as an async context manager."""
 
     def __init__(self, options: SimulatorOptions | None = None) -> None:
@@ -86,22 +85,6 @@ class GatewaySimulator:
     async def close(self) -> None:
         self._core.drop_hanging()
         await self._listener.close()
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def reboot(self, downtime: float = 5.0, *, new_certificate: bool = False) -> None:
         """Drop every session and connection and refuse connections for `downtime` real seconds.

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel
 
@@ -47,6 +46,7 @@ from pw2mqtt.gateway.tedapi.din import parse_din
 from pw2mqtt.gateway.tedapi.errors import DIN_PATH, SignedControlUnsupportedError
 from pw2mqtt.gateway.tedapi.keys import SigningKey
 from pw2mqtt.gateway.tedapi.transport import TedapiTransport
+from pw2mqtt.lifecycle import Closing
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ _SPEAKS_FOR_GATEWAY: Final = frozenset(endpoint.path for endpoint in (*CORE, *ST
 M = TypeVar("M", bound=BaseModel)
 
 
-class GatewayClient:
+class GatewayClient(Closing):
     """Talks to one gateway. Use as an async context manager."""
 
     def __init__(
@@ -84,17 +84,6 @@ class GatewayClient:
         self._signed_lock = asyncio.Lock()  # one signed request at a time, whatever the key
         self._tedapi: TedapiTransport | None = None
         self._implausible: dict[str, str] = {}
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         await self.connection.close()
