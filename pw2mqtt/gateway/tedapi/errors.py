@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
 from pw2mqtt.errors import EndpointUnsupportedError, GatewayError, GatewayResponseError
 
@@ -127,14 +127,15 @@ class InvalidSignatureError(SignedMessageFaultError):
 
 
 class _ClockFaultError(SignedMessageFaultError):
+    FAULT: ClassVar[int]
+    PROBLEM: ClassVar[str]
+
     def __init__(
         self,
-        fault: int,
-        problem: str,
         *,
-        expires_at: int | None,
-        our_clock: float | None,
-        gateway_clock: float | None,
+        expires_at: int | None = None,
+        our_clock: float | None = None,
+        gateway_clock: float | None = None,
     ) -> None:
         facts = []
         if expires_at is not None:
@@ -145,7 +146,7 @@ class _ClockFaultError(SignedMessageFaultError):
             facts.append(f"gateway clock {_utc(gateway_clock)}")
         known = "; ".join(facts)
         detail = f" ({known})" if known else ""
-        super().__init__(fault, f"{problem}{detail}: {CLOCK_HINT}")
+        super().__init__(self.FAULT, f"{self.PROBLEM}{detail}: {CLOCK_HINT}")
         self.expires_at = expires_at
         self.our_clock = our_clock
         self.gateway_clock = gateway_clock
@@ -154,39 +155,15 @@ class _ClockFaultError(SignedMessageFaultError):
 class MessageExpiredError(_ClockFaultError):
     """Fault 17: by the gateway's clock the message had expired when it arrived."""
 
-    def __init__(
-        self,
-        *,
-        expires_at: int | None = None,
-        our_clock: float | None = None,
-        gateway_clock: float | None = None,
-    ) -> None:
-        super().__init__(
-            17,
-            "the gateway says the request had expired",
-            expires_at=expires_at,
-            our_clock=our_clock,
-            gateway_clock=gateway_clock,
-        )
+    FAULT = 17
+    PROBLEM = "the gateway says the request had expired"
 
 
 class ExpiryTooFarAheadError(_ClockFaultError):
     """Fault 20: by the gateway's clock the message expires too far in the future."""
 
-    def __init__(
-        self,
-        *,
-        expires_at: int | None = None,
-        our_clock: float | None = None,
-        gateway_clock: float | None = None,
-    ) -> None:
-        super().__init__(
-            20,
-            "the gateway says the request expires too far ahead",
-            expires_at=expires_at,
-            our_clock=our_clock,
-            gateway_clock=gateway_clock,
-        )
+    FAULT = 20
+    PROBLEM = "the gateway says the request expires too far ahead"
 
 
 # --- the key store -------------------------------------------------------------------------------
