@@ -50,7 +50,10 @@ from pw2mqtt.gateway.rest.models import (
     Endpoint,
 )
 from pw2mqtt.gateway.rest.vitals import VITALS_PATH, read_vitals
-from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG, SignedConfig
+from pw2mqtt.gateway.signed_reads import SignedReader, is_key_fault
+from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot, rest_din
+from pw2mqtt.gateway.tedapi.errors import V1R_PATH, SignedControlUnsupportedError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class GatewayUpdate:
     snapshot: GatewaySnapshot | None
     error: GatewayError | None = None
     answered: bool = True  # this poll's core reads got an answer (a stopped sitemaster's too)
+    din: str | None = None  # from /tedapi/din, for a gateway whose REST API names none (PW3)
 
     @property
     def online(self) -> bool:
@@ -111,8 +115,14 @@ class GatewayPoller:
         deliver: Callable[[GatewayUpdate], None],
         *,
         clock: Callable[[], float] = time.monotonic,
+        signed: SignedReader | None = None,
     ) -> None:
         self._client = client
+        self._signed = signed
+        self._signed_task: asyncio.Task[SignedConfig | None] | None = None
+        self._signed_wanted = True
+        self.din: str | None = None  # from /tedapi/din, read once when REST names none
+        self._din_asked = False
         tiers = [(poll.fast, FAST), (poll.medium, MEDIUM), (poll.slow, SLOW)]
         if poll.detail > 0:
             tiers.append((poll.detail, DETAIL))
@@ -121,6 +131,8 @@ class GatewayPoller:
         self._interval[VITALS] = poll.detail
         self._paths = {e.name: e.path for _, tier in self._tiers for e in tier}
         self._paths[VITALS] = VITALS_PATH
+        self._interval[SIGNED_CONFIG] = poll.slow
+        self._paths[SIGNED_CONFIG] = V1R_PATH
         self._grace = poll.offline_after
         self._deliver = deliver
         self._clock = clock
@@ -140,12 +152,17 @@ class GatewayPoller:
         for i in range(min(tiers, len(self._due))):
             self._due[i] = 0.0
             self._health.retry_now(e.name for e in self._tiers[i][1])
+        self._signed_wanted = True  # config.json too, after a command
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            await self.poll_once()
-            await self._sleep(self._next_delay())
+        try:
+            while True:
+                await self.poll_once()
+                await self._sleep(self._next_delay())
+        finally:
+            if self._signed_task is not None:
+                self._signed_task.cancel()
 
     async def poll_once(self) -> GatewayUpdate:
         now = self._clock()
@@ -157,6 +174,7 @@ class GatewayPoller:
             if self._health.due(endpoint.name, now)
         ]
         detail = any(self._tiers[i][1] is DETAIL for i in due) and self._health.due(VITALS, now)
+        self._start_signed(any(self._tiers[i][1] is SLOW for i in due), now)
         try:
             fresh = await self._read(endpoints, detail=detail)
         except GatewayError as err:
@@ -164,9 +182,52 @@ class GatewayPoller:
         else:
             for i in due:
                 self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
-            update = self._answered(fresh, now)
+            update = self._answered(self._with_signed(fresh), now)
+            if update.snapshot is not None:
+                update = replace(update, din=await self._find_din(update.snapshot))
         self._deliver(update)
         return update
+
+    # -- signed reads and the DIN --------------------------------------------------------------
+
+    def _start_signed(self, slow_due: bool, now: float) -> None:
+        """Read config.json beside the REST reads, never in their way: a slow signed read
+        delays no fast tick; its result joins the poll after it ends, which it wakes."""
+        reader = self._signed
+        if reader is None or self._signed_task is not None:
+            return
+        if not (slow_due or self._signed_wanted) or not reader.due():
+            return
+        if not self._health.due(SIGNED_CONFIG, now) and not self._signed_wanted:
+            return
+        self._signed_wanted = False
+        self._signed_task = asyncio.get_running_loop().create_task(reader.read())
+        self._signed_task.add_done_callback(lambda _: self._wake.set())
+
+    def _with_signed(self, fresh: GatewaySnapshot) -> GatewaySnapshot:
+        task = self._signed_task
+        if task is None or not task.done():
+            return fresh
+        self._signed_task = None
+        try:
+            config = task.result()
+        except GatewayError as err:
+            return replace(fresh, failed={**fresh.failed, SIGNED_CONFIG: err})
+        return fresh if config is None else replace(fresh, signed_config=config)
+
+    async def _find_din(self, snapshot: GatewaySnapshot) -> str | None:
+        """The DIN from /tedapi/din for a gateway whose REST API names none, asked once (and
+        again after an outage while it is unknown)."""
+        if self.din is not None or self._din_asked or rest_din(snapshot) is not None:
+            return self.din
+        self._din_asked = True
+        try:
+            self.din = await self._client.read_din()
+        except SignedControlUnsupportedError:
+            _LOGGER.debug("%s: no /tedapi/din either", self._client.address)
+        except GatewayError as err:
+            _LOGGER.info("%s: its DIN could not be read (%s)", self._client.address, err)
+        return self.din
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -210,7 +271,11 @@ class GatewayPoller:
             # endpoints are its probe and keep their pace.
             core_down = answered is False
             self._endpoint_failed(
-                name, err, now, quiet=core_down, back_off=not (core_down and name in _CORE_NAMES)
+                name,
+                err,
+                now,
+                quiet=core_down or is_key_fault(err),  # the signed reader said it already
+                back_off=not (core_down and name in _CORE_NAMES),
             )
         if fresh.sitemaster is not None and fresh.sitemaster.running:
             self._health.retry_now(self._stopped_endpoints())  # power comes back at once
@@ -252,6 +317,7 @@ class GatewayPoller:
         self._count_failure(err)
         # After an outage every tier is read again, so nothing stale outlives it.
         self._due = [0.0] * len(self._tiers)
+        self._din_asked = self.din is not None
         if self._snapshot is None:
             return GatewayUpdate(None, err, answered=False)
         return self._update(self._snapshot, now, answered=False, error=err)
@@ -292,7 +358,7 @@ class GatewayPoller:
 
     def _expired(self, name: str, now: float, error: GatewayError | None) -> bool:
         current = self._health.error(name)
-        if isinstance(current, SitemasterStoppedError):
+        if isinstance(current, SitemasterStoppedError) or is_key_fault(current):
             return True
         read_at = self._health.read_at(name)
         interval = self._interval.get(name, 0.0)
