@@ -50,10 +50,10 @@ from pw2mqtt.gateway.rest.models import (
     Endpoint,
 )
 from pw2mqtt.gateway.rest.vitals import VITALS_PATH, read_vitals
-from pw2mqtt.gateway.signed_config import SIGNED_CONFIG, SignedConfig
-from pw2mqtt.gateway.signed_reads import SignedReader, is_key_fault
-from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot, rest_din
-from pw2mqtt.gateway.tedapi.errors import V1R_PATH, SignedControlUnsupportedError
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG
+from pw2mqtt.gateway.signed_reads import SignedPolling, SignedReader, is_key_fault
+from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot
+from pw2mqtt.gateway.tedapi.errors import V1R_PATH
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -118,11 +118,7 @@ class GatewayPoller:
         signed: SignedReader | None = None,
     ) -> None:
         self._client = client
-        self._signed = signed
-        self._signed_task: asyncio.Task[SignedConfig | None] | None = None
-        self._signed_wanted = True
-        self.din: str | None = None  # from /tedapi/din, read once when REST names none
-        self._din_asked = False
+        self._beside = SignedPolling(client, signed)
         tiers = [(poll.fast, FAST), (poll.medium, MEDIUM), (poll.slow, SLOW)]
         if poll.detail > 0:
             tiers.append((poll.detail, DETAIL))
@@ -140,6 +136,7 @@ class GatewayPoller:
         self._snapshot: GatewaySnapshot | None = None
         self._health = EndpointHealth(client.settings.backoff_max)
         self._wake = asyncio.Event()
+        self._beside.on_done = self._wake.set  # a signed read that ends joins the next poll
         self.failures = 0  # polls in a row in which the gateway's core reads got no answer
         self._reason: tuple[str, str | None] | None = None
 
@@ -152,7 +149,7 @@ class GatewayPoller:
         for i in range(min(tiers, len(self._due))):
             self._due[i] = 0.0
             self._health.retry_now(e.name for e in self._tiers[i][1])
-        self._signed_wanted = True  # config.json too, after a command
+        self._beside.wanted = True  # config.json too, after a command
         self._wake.set()
 
     async def run(self) -> None:
@@ -161,8 +158,7 @@ class GatewayPoller:
                 await self.poll_once()
                 await self._sleep(self._next_delay())
         finally:
-            if self._signed_task is not None:
-                self._signed_task.cancel()
+            self._beside.cancel()
 
     async def poll_once(self) -> GatewayUpdate:
         now = self._clock()
@@ -174,7 +170,8 @@ class GatewayPoller:
             if self._health.due(endpoint.name, now)
         ]
         detail = any(self._tiers[i][1] is DETAIL for i in due) and self._health.due(VITALS, now)
-        self._start_signed(any(self._tiers[i][1] is SLOW for i in due), now)
+        slow_due = any(self._tiers[i][1] is SLOW for i in due)
+        self._beside.start(slow_due, self._health.due(SIGNED_CONFIG, now))
         try:
             fresh = await self._read(endpoints, detail=detail)
         except GatewayError as err:
@@ -182,52 +179,11 @@ class GatewayPoller:
         else:
             for i in due:
                 self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
-            update = self._answered(self._with_signed(fresh), now)
+            update = self._answered(self._beside.take(fresh), now)
             if update.snapshot is not None:
-                update = replace(update, din=await self._find_din(update.snapshot))
+                update = replace(update, din=await self._beside.find_din(update.snapshot))
         self._deliver(update)
         return update
-
-    # -- signed reads and the DIN --------------------------------------------------------------
-
-    def _start_signed(self, slow_due: bool, now: float) -> None:
-        """Read config.json beside the REST reads, never in their way: a slow signed read
-        delays no fast tick; its result joins the poll after it ends, which it wakes."""
-        reader = self._signed
-        if reader is None or self._signed_task is not None:
-            return
-        if not (slow_due or self._signed_wanted) or not reader.due():
-            return
-        if not self._health.due(SIGNED_CONFIG, now) and not self._signed_wanted:
-            return
-        self._signed_wanted = False
-        self._signed_task = asyncio.get_running_loop().create_task(reader.read())
-        self._signed_task.add_done_callback(lambda _: self._wake.set())
-
-    def _with_signed(self, fresh: GatewaySnapshot) -> GatewaySnapshot:
-        task = self._signed_task
-        if task is None or not task.done():
-            return fresh
-        self._signed_task = None
-        try:
-            config = task.result()
-        except GatewayError as err:
-            return replace(fresh, failed={**fresh.failed, SIGNED_CONFIG: err})
-        return fresh if config is None else replace(fresh, signed_config=config)
-
-    async def _find_din(self, snapshot: GatewaySnapshot) -> str | None:
-        """The DIN from /tedapi/din for a gateway whose REST API names none, asked once (and
-        again after an outage while it is unknown)."""
-        if self.din is not None or self._din_asked or rest_din(snapshot) is not None:
-            return self.din
-        self._din_asked = True
-        try:
-            self.din = await self._client.read_din()
-        except SignedControlUnsupportedError:
-            _LOGGER.debug("%s: no /tedapi/din either", self._client.address)
-        except GatewayError as err:
-            _LOGGER.info("%s: its DIN could not be read (%s)", self._client.address, err)
-        return self.din
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -317,7 +273,7 @@ class GatewayPoller:
         self._count_failure(err)
         # After an outage every tier is read again, so nothing stale outlives it.
         self._due = [0.0] * len(self._tiers)
-        self._din_asked = self.din is not None
+        self._beside.lost()
         if self._snapshot is None:
             return GatewayUpdate(None, err, answered=False)
         return self._update(self._snapshot, now, answered=False, error=err)

@@ -7,15 +7,18 @@ and try once more. Firmware without v1r (404) is remembered: no signed request i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Final
 
 from pw2mqtt.errors import GatewayBackingOffError, GatewayError, GatewayPausedError
 from pw2mqtt.gateway.rest.client import GatewayClient
-from pw2mqtt.gateway.signed_config import SignedConfig, parse_signed_config
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG, SignedConfig, parse_signed_config
+from pw2mqtt.gateway.snapshot import GatewaySnapshot, rest_din
 from pw2mqtt.gateway.tedapi.errors import (
     KeyFileMissingError,
     KeyNotPairedError,
@@ -121,3 +124,68 @@ class SignedReader:
                 "%s: signing key %s is accepted again", self._client.address, self._key.fingerprint
             )
         self._fault = None
+
+
+class SignedPolling:
+    """The poller's reads beside the REST tiers: config.json, and the DIN a PW3 is named by.
+
+    A signed read runs as a task of its own, so a slow one delays no fast tick; its result joins
+    the first poll after it ends (`on_done` wakes the poller for it).
+    """
+
+    def __init__(self, client: GatewayClient, reader: SignedReader | None) -> None:
+        self._client = client
+        self._reader = reader
+        self._task: asyncio.Task[SignedConfig | None] | None = None
+        self.wanted = True  # read at the next poll whatever the schedule (start, after a command)
+        self.on_done: Callable[[], None] = lambda: None
+        self.din: str | None = None  # from /tedapi/din, read once when REST names none
+        self._din_asked = False
+
+    def start(self, slow_due: bool, health_due: bool) -> None:
+        reader = self._reader
+        if reader is None or self._task is not None or not reader.due():
+            return
+        if not self.wanted and not (slow_due and health_due):
+            return
+        self.wanted = False
+        self._task = asyncio.get_running_loop().create_task(reader.read())
+        self._task.add_done_callback(lambda _: self.on_done())
+
+    def take(self, fresh: GatewaySnapshot) -> GatewaySnapshot:
+        """`fresh` with the finished signed read's outcome, if one finished."""
+        task = self._task
+        if task is None or not task.done():
+            return fresh
+        self._task = None
+        try:
+            config = task.result()
+        except GatewayError as err:
+            return replace(fresh, failed={**fresh.failed, SIGNED_CONFIG: err})
+        except Exception as err:  # a fault in a signed read must not stop polling
+            _LOGGER.exception("%s: the signed read failed unexpectedly", self._client.address)
+            failure = GatewayError(f"signed read failed: {type(err).__name__}")
+            return replace(fresh, failed={**fresh.failed, SIGNED_CONFIG: failure})
+        return fresh if config is None else replace(fresh, signed_config=config)
+
+    async def find_din(self, snapshot: GatewaySnapshot) -> str | None:
+        """The DIN from /tedapi/din for a gateway whose REST API names none, asked once (and
+        again after an outage while it is unknown)."""
+        if self.din is not None or self._din_asked or rest_din(snapshot) is not None:
+            return self.din
+        self._din_asked = True
+        try:
+            self.din = await self._client.read_din()
+        except SignedControlUnsupportedError:
+            _LOGGER.debug("%s: no /tedapi/din either", self._client.address)
+        except GatewayError as err:
+            _LOGGER.info("%s: its DIN could not be read (%s)", self._client.address, err)
+        return self.din
+
+    def lost(self) -> None:
+        """The gateway stopped answering: ask for a DIN still unknown once it answers again."""
+        self._din_asked = self.din is not None
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
