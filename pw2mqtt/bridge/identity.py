@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pw2mqtt.errors import GatewayError
-from pw2mqtt.gateway.snapshot import GatewaySnapshot
+from pw2mqtt.gateway.snapshot import rest_din
 from pw2mqtt.mqtt.topics import gateway_slug
 
 NAME_NEEDED = (
@@ -12,16 +12,11 @@ NAME_NEEDED = (
 )
 
 
+__all__ = ["NAME_NEEDED", "GatewayIdentityError", "gateway_identity", "rest_din"]
+
+
 class GatewayIdentityError(GatewayError):
     """The gateway cannot be told apart from others without a configured `name`."""
-
-
-def rest_din(snapshot: GatewaySnapshot) -> str | None:
-    """The DIN the REST API gives: `/api/status`, else `/api/powerwalls` (firmware 1.50)."""
-    din = snapshot.status.din if snapshot.status else None
-    if not din and snapshot.powerwalls is not None:
-        din = snapshot.powerwalls.gateway_din
-    return din.strip() or None if din else None
 
 
 def gateway_identity(name: str | None, din: str | None, host: str) -> str:

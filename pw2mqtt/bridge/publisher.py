@@ -291,12 +291,13 @@ def _kept(
 
 
 def _identify(gateway: BridgedGateway, snapshot: GatewaySnapshot) -> None:
-    slug = gateway_identity(gateway.settings.name, rest_din(snapshot), str(gateway.client.address))
+    din = rest_din(snapshot) or (gateway.latest.din if gateway.latest else None)
+    slug = gateway_identity(gateway.settings.name, din, str(gateway.client.address))
     if gateway.slug != slug:
         gateway.slug = slug
         _save_slug(gateway, slug)
     gateway.unidentified = None
-    gateway.device = device_info(snapshot, slug)
+    gateway.device = device_info(snapshot, slug, din)
 
 
 def _save_slug(gateway: BridgedGateway, slug: str) -> None:

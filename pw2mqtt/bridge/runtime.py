@@ -27,6 +27,7 @@ from pw2mqtt.commands.service import CommandService
 from pw2mqtt.config import GatewaySettings, Settings
 from pw2mqtt.gateway.poller import GatewayPoller, GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
+from pw2mqtt.gateway.signed_reads import SignedReader, load_signing_key
 from pw2mqtt.mqtt.connection import (
     Incoming,
     MqttConnection,
@@ -136,7 +137,10 @@ class Bridge:
         def firmware() -> str | None:
             return gateway.device.firmware if gateway.device else None
 
-        poller = GatewayPoller(client, settings.poll, deliver)
+        saved = client.state.load_slug()
+        key = load_signing_key(self.settings.state_dir, settings.name or saved, str(client.address))
+        signed = None if key is None else SignedReader(client, key)
+        poller = GatewayPoller(client, settings.poll, deliver, signed=signed)
         executor = CommandExecutor(
             client,
             self.settings.commands,
@@ -146,7 +150,6 @@ class Bridge:
         )
         tracker = ValueTracker(self.settings.mqtt.heartbeat)
         gateway = BridgedGateway(settings, client, poller, tracker, executor)
-        saved = client.state.load_slug()
         gateway.slug = settings.name or saved
         gateway.published_before = saved is not None
         return gateway

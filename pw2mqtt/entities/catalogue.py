@@ -23,6 +23,7 @@ from pw2mqtt.gateway.rest.models import (
     MeterReading,
     OperationMode,
 )
+from pw2mqtt.gateway.signed_config import EXPORT_RULES, SIGNED_CONFIG, SignedConfig
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 
 Value = bool | int | float | str
@@ -256,6 +257,28 @@ def _reserve_raw(snapshot: GatewaySnapshot) -> float | None:
     return None if operation is None else operation.backup_reserve_percent
 
 
+def _signed_mode(snapshot: GatewaySnapshot) -> str | None:
+    mode = _signed_field(snapshot, "real_mode")
+    if not isinstance(mode, str):
+        return None
+    return mode if mode in _OPERATION_MODES else "unknown"
+
+
+def _signed_reserve_app(snapshot: GatewaySnapshot) -> float | None:
+    config = snapshot.signed_config
+    return None if config is None else config.backup_reserve_app
+
+
+def _signed_field(snapshot: GatewaySnapshot, name: str) -> Value | None:
+    config: SignedConfig | None = snapshot.signed_config
+    value: Value | None = None if config is None else getattr(config, name)
+    return value
+
+
+def _signed_reader(name: str) -> Reader:
+    return lambda snapshot: _signed_field(snapshot, name)
+
+
 def _sitemaster(field: Literal["running", "connected_to_tesla"]) -> Reader:
     def read(snapshot: GatewaySnapshot) -> bool | None:
         sitemaster = snapshot.sitemaster
@@ -359,6 +382,11 @@ _METERS: tuple[tuple[str, str, str], ...] = (
     ("load", "load", "Load"),
 )
 _OPERATION_MODES = (*(m.value for m in OperationMode if m is not OperationMode.UNKNOWN), "unknown")
+_SIGNED_STAND_IN = (
+    " Where `/api/operation` cannot say (Powerwall 3, restricted firmware), read from "
+    "config.json through signed control (`/tedapi/v1r`), once a paired key is in the state "
+    "directory."
+)
 
 ENTITIES: tuple[Entity, ...] = (
     Entity(
@@ -443,7 +471,8 @@ ENTITIES: tuple[Entity, ...] = (
     Entity(
         "operation_mode", "Operation mode",
         "self_consumption (app: Self-Powered), autonomous (Time-Based Control) or backup; "
-        "scheduler and site_control appear when a utility program or installer is in charge.",
+        "scheduler and site_control appear when a utility program or installer is in charge."
+        + _SIGNED_STAND_IN,
         "operation", _operation_mode,
         device_class="enum", options=_OPERATION_MODES,
         control=Control(
@@ -451,7 +480,7 @@ ENTITIES: tuple[Entity, ...] = (
         ),
     ),
     Entity(
-        "backup_reserve", "Backup reserve", "Energy kept for outages, app %.",
+        "backup_reserve", "Backup reserve", "Energy kept for outages, app %." + _SIGNED_STAND_IN,
         "operation", _reserve_app,
         unit="%", state_class="measurement", precision=1, icon="mdi:battery-lock",
         control=Control(
@@ -478,10 +507,28 @@ ENTITIES: tuple[Entity, ...] = (
         control=Control("sitemaster", "button", "sitemaster", press="stop"), control_only=True,
     ),
     Entity(
-        "backup_reserve_raw", "Backup reserve (raw)", "The reserve as stored (raw %).",
+        "backup_reserve_raw", "Backup reserve (raw)",
+        "The reserve as stored (raw %)." + _SIGNED_STAND_IN,
         "operation", _reserve_raw,
         unit="%", state_class="measurement", precision=1, category="diagnostic",
         enabled_by_default=False,
+    ),
+    Entity(
+        "grid_charging", "Grid charging",
+        "True while the battery may charge from the grid; false when the site forbids it "
+        "(config.json's `disallow_charge_from_grid_with_solar_installed`, which the Tesla app "
+        "shows as Grid Charging). Read through signed control (`/tedapi/v1r`) with a paired key.",
+        SIGNED_CONFIG, _signed_reader("grid_charging"),
+        platform="binary_sensor", category="diagnostic", icon="mdi:transmission-tower-import",
+    ),
+    Entity(
+        "export_rule", "Export rule",
+        "What may be exported to the grid: battery_ok (solar and battery), pv_only (solar "
+        "only) or never (config.json's `customer_preferred_export_rule`). Read through signed "
+        "control (`/tedapi/v1r`) with a paired key.",
+        SIGNED_CONFIG, _signed_reader("export_rule"),
+        device_class="enum", options=EXPORT_RULES, category="diagnostic",
+        icon="mdi:transmission-tower-export",
     ),
     Entity(
         "sitemaster_running", "Sitemaster running",
@@ -523,6 +570,27 @@ ENTITIES: tuple[Entity, ...] = (
     ),
     *(entity for meter in _METERS for entity in _meter_entities(*meter)),
 )  # fmt: skip
+
+
+_SIGNED_READERS: Final[dict[str, Reader]] = {
+    "operation_mode": _signed_mode,
+    "backup_reserve": _signed_reserve_app,
+    "backup_reserve_raw": _signed_reader("backup_reserve_raw"),
+}
+SIGNED_STAND_INS: Final = {
+    entity.key: replace(entity, source=SIGNED_CONFIG, read=_SIGNED_READERS[entity.key])
+    for entity in ENTITIES
+    if entity.key in _SIGNED_READERS
+}
+"""The same entities read from config.json, for gateways whose `/api/operation` cannot say."""
+
+
+def _filled(entity: Entity, snapshot: GatewaySnapshot) -> Entity:
+    """`entity`, or its signed stand-in when REST leaves it empty and config.json does not."""
+    stand_in = SIGNED_STAND_INS.get(entity.key)
+    if stand_in is None or entity.value(snapshot) is not None:
+        return entity
+    return stand_in if stand_in.value(snapshot) is not None else entity
 
 
 # -- what became of the last command -----------------------------------------------------------
@@ -627,7 +695,8 @@ def entities_for(
     blocks = 0 if snapshot.system_status is None else len(snapshot.system_status.battery_blocks)
     candidates = (*ENTITIES, *(e for i in range(blocks) for e in powerwall_entities(i)))
     out: list[Entity] = []
-    for entity in candidates:
+    for candidate in candidates:
+        entity = _filled(candidate, snapshot)
         active = entity.control is not None and entity.control.kind in controls
         if entity.control_only and not active:
             continue

@@ -50,7 +50,10 @@ from pw2mqtt.gateway.rest.models import (
     Endpoint,
 )
 from pw2mqtt.gateway.rest.vitals import VITALS_PATH, read_vitals
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG
+from pw2mqtt.gateway.signed_reads import SignedPolling, SignedReader, is_key_fault
 from pw2mqtt.gateway.snapshot import ENDPOINT_NAMES, GatewaySnapshot
+from pw2mqtt.gateway.tedapi.errors import V1R_PATH
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class GatewayUpdate:
     snapshot: GatewaySnapshot | None
     error: GatewayError | None = None
     answered: bool = True  # this poll's core reads got an answer (a stopped sitemaster's too)
+    din: str | None = None  # from /tedapi/din, for a gateway whose REST API names none (PW3)
 
     @property
     def online(self) -> bool:
@@ -111,8 +115,10 @@ class GatewayPoller:
         deliver: Callable[[GatewayUpdate], None],
         *,
         clock: Callable[[], float] = time.monotonic,
+        signed: SignedReader | None = None,
     ) -> None:
         self._client = client
+        self._beside = SignedPolling(client, signed)
         tiers = [(poll.fast, FAST), (poll.medium, MEDIUM), (poll.slow, SLOW)]
         if poll.detail > 0:
             tiers.append((poll.detail, DETAIL))
@@ -121,6 +127,8 @@ class GatewayPoller:
         self._interval[VITALS] = poll.detail
         self._paths = {e.name: e.path for _, tier in self._tiers for e in tier}
         self._paths[VITALS] = VITALS_PATH
+        self._interval[SIGNED_CONFIG] = poll.slow
+        self._paths[SIGNED_CONFIG] = V1R_PATH
         self._grace = poll.offline_after
         self._deliver = deliver
         self._clock = clock
@@ -128,6 +136,7 @@ class GatewayPoller:
         self._snapshot: GatewaySnapshot | None = None
         self._health = EndpointHealth(client.settings.backoff_max)
         self._wake = asyncio.Event()
+        self._beside.on_done = self._wake.set  # a signed read that ends joins the next poll
         self.failures = 0  # polls in a row in which the gateway's core reads got no answer
         self._reason: tuple[str, str | None] | None = None
 
@@ -140,12 +149,16 @@ class GatewayPoller:
         for i in range(min(tiers, len(self._due))):
             self._due[i] = 0.0
             self._health.retry_now(e.name for e in self._tiers[i][1])
+        self._beside.wanted = True  # config.json too, after a command
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            await self.poll_once()
-            await self._sleep(self._next_delay())
+        try:
+            while True:
+                await self.poll_once()
+                await self._sleep(self._next_delay())
+        finally:
+            self._beside.cancel()
 
     async def poll_once(self) -> GatewayUpdate:
         now = self._clock()
@@ -157,6 +170,8 @@ class GatewayPoller:
             if self._health.due(endpoint.name, now)
         ]
         detail = any(self._tiers[i][1] is DETAIL for i in due) and self._health.due(VITALS, now)
+        slow_due = any(self._tiers[i][1] is SLOW for i in due)
+        self._beside.start(slow_due, self._health.due(SIGNED_CONFIG, now))
         try:
             fresh = await self._read(endpoints, detail=detail)
         except GatewayError as err:
@@ -164,7 +179,9 @@ class GatewayPoller:
         else:
             for i in due:
                 self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
-            update = self._answered(fresh, now)
+            update = self._answered(self._beside.take(fresh), now)
+            if update.snapshot is not None:
+                update = replace(update, din=await self._beside.find_din(update.snapshot))
         self._deliver(update)
         return update
 
@@ -210,7 +227,11 @@ class GatewayPoller:
             # endpoints are its probe and keep their pace.
             core_down = answered is False
             self._endpoint_failed(
-                name, err, now, quiet=core_down, back_off=not (core_down and name in _CORE_NAMES)
+                name,
+                err,
+                now,
+                quiet=core_down or is_key_fault(err),  # the signed reader said it already
+                back_off=not (core_down and name in _CORE_NAMES),
             )
         if fresh.sitemaster is not None and fresh.sitemaster.running:
             self._health.retry_now(self._stopped_endpoints())  # power comes back at once
@@ -252,6 +273,7 @@ class GatewayPoller:
         self._count_failure(err)
         # After an outage every tier is read again, so nothing stale outlives it.
         self._due = [0.0] * len(self._tiers)
+        self._beside.lost()
         if self._snapshot is None:
             return GatewayUpdate(None, err, answered=False)
         return self._update(self._snapshot, now, answered=False, error=err)
@@ -292,7 +314,7 @@ class GatewayPoller:
 
     def _expired(self, name: str, now: float, error: GatewayError | None) -> bool:
         current = self._health.error(name)
-        if isinstance(current, SitemasterStoppedError):
+        if isinstance(current, SitemasterStoppedError) or is_key_fault(current):
             return True
         read_at = self._health.read_at(name)
         interval = self._interval.get(name, 0.0)

@@ -28,6 +28,7 @@ from pw2mqtt.gateway.rest.models import (
     UpdateStatus,
 )
 from pw2mqtt.gateway.rest.vitals import DeviceVitals
+from pw2mqtt.gateway.signed_config import SignedConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class GatewaySnapshot:
     update_status: UpdateStatus | None = None
     networks: Networks | None = None
     vitals: DeviceVitals | None = None  # /api/devices/vitals, decoded from protobuf
+    signed_config: SignedConfig | None = None  # config.json through /tedapi/v1r
     failed: Mapping[str, GatewayError] = field(default_factory=dict, compare=False)
     fresh: frozenset[str] = field(init=False, compare=False)
 
@@ -68,11 +70,11 @@ class GatewaySnapshot:
         read = frozenset(name for name in ENDPOINT_NAMES if getattr(self, name) is not None)
         object.__setattr__(self, "fresh", read)  # the frozen dataclass way to set a derived field
 
-    def get(self, name: str) -> BaseModel | DeviceVitals | None:
+    def get(self, name: str) -> BaseModel | DeviceVitals | SignedConfig | None:
         """The model stored for an endpoint name (`None` if never read); KeyError if unknown."""
         if name not in ENDPOINT_NAMES:
             raise KeyError(name)
-        model: BaseModel | DeviceVitals | None = getattr(self, name)
+        model: BaseModel | DeviceVitals | SignedConfig | None = getattr(self, name)
         return model
 
     def merged(self, newer: GatewaySnapshot) -> GatewaySnapshot:
@@ -95,3 +97,11 @@ class GatewaySnapshot:
 ENDPOINT_NAMES: tuple[str, ...] = tuple(
     f.name for f in fields(GatewaySnapshot) if f.name not in {"taken_at", "fresh", "failed"}
 )
+
+
+def rest_din(snapshot: GatewaySnapshot) -> str | None:
+    """The DIN the REST API gives: `/api/status`, else `/api/powerwalls` (firmware 1.50)."""
+    din = snapshot.status.din if snapshot.status else None
+    if not din and snapshot.powerwalls is not None:
+        din = snapshot.powerwalls.gateway_din
+    return din.strip() or None if din else None

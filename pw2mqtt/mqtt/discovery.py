@@ -47,11 +47,14 @@ class DeviceInfo:
     via_device: str | None = None  # the device id of the gateway a part hangs off
 
 
-def device_info(snapshot: GatewaySnapshot, slug: str) -> DeviceInfo:
+def device_info(snapshot: GatewaySnapshot, slug: str, din: str | None = None) -> DeviceInfo:
+    """`din` stands in when REST names none (a Powerwall 3's, from /tedapi/din)."""
     status = snapshot.status
     powerwalls = snapshot.powerwalls
-    din = _text(status.din if status else None) or _text(
-        powerwalls.gateway_din if powerwalls else None
+    din = (
+        _text(status.din if status else None)
+        or _text(powerwalls.gateway_din if powerwalls else None)
+        or _text(din)
     )
     part, serial = _split_din(din)
     version = _text(status.version if status else None)

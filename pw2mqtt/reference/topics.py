@@ -18,6 +18,7 @@ from pw2mqtt.entities.catalogue import (
 )
 from pw2mqtt.entities.devices import ALERT_ENTITIES
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG
 from pw2mqtt.mqtt.discovery import ENTITY_ID_PREFIX, DeviceInfo, device_id
 from pw2mqtt.mqtt.topics import Topics
 
@@ -28,6 +29,7 @@ _SENTINEL = 9000  # a Powerwall number no real text contains; replaced by <n>
 
 _TOPICS = Topics()
 _ENDPOINT_PATHS = {endpoint.name: path for path, endpoint in READ_ENDPOINTS.items()}
+_ENDPOINT_PATHS[SIGNED_CONFIG] = "/tedapi/v1r"  # config.json, read with a paired key
 
 
 @dataclass(frozen=True, slots=True)

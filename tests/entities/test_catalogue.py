@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +16,7 @@ from pw2mqtt.entities.catalogue import (
     round_half_away,
 )
 from pw2mqtt.gateway.rest.models import READ_ENDPOINTS
+from pw2mqtt.gateway.signed_config import SIGNED_CONFIG, SignedConfig
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from tests.fixtures import FIXTURES
 
@@ -51,7 +53,7 @@ def test_keys_are_unique_snake_case_and_sources_are_endpoints() -> None:
     every = (*ENTITIES, *powerwall_entities(0), *powerwall_entities(1))
     keys = [entity.key for entity in every]
     assert len(keys) == len(set(keys))
-    endpoint_names = {endpoint.name for endpoint in READ_ENDPOINTS.values()}
+    endpoint_names = {endpoint.name for endpoint in READ_ENDPOINTS.values()} | {SIGNED_CONFIG}
     for entity in every:
         assert KEY_PATTERN.match(entity.key)
         assert entity.source in endpoint_names
@@ -202,3 +204,44 @@ def test_halves_round_away_from_zero(value: float, precision: int, rounded: floa
     result = round_half_away(value, precision)
     assert result == rounded
     assert format_value(result) != "-0"
+
+
+SIGNED = SignedConfig(
+    real_mode="backup",
+    backup_reserve_raw=24.0,
+    grid_charging=False,
+    export_rule="battery_ok",
+    hash=b"h",
+)
+
+
+def test_config_json_stands_in_where_rest_cannot_say_the_mode_and_reserve() -> None:
+    rest_less = replace(snapshot_of(["aggregates", "soe", "grid_status"]), signed_config=SIGNED)
+    announced = {e.key: e for e in entities_for(rest_less)}
+    published = values(rest_less)
+    assert published["operation_mode"] == "backup"
+    assert published["backup_reserve_raw"] == "24"
+    assert published["backup_reserve"] == "20"  # (24 - 5) / 0.95
+    assert published["grid_charging"] == "false"
+    assert published["export_rule"] == "battery_ok"
+    for key in ("operation_mode", "backup_reserve", "backup_reserve_raw", "export_rule"):
+        assert announced[key].source == SIGNED_CONFIG
+
+
+def test_rest_is_preferred_where_both_say() -> None:
+    both = replace(snapshot_of(list(FILES)), signed_config=SIGNED)
+    announced = {e.key: e for e in entities_for(both)}
+    published = values(both)
+    assert announced["operation_mode"].source == "operation"
+    assert announced["backup_reserve"].source == "operation"
+    assert published["operation_mode"] != "backup"  # the capture's own mode
+    assert published["export_rule"] == "battery_ok"  # REST has no word for it
+
+
+def test_signed_entities_are_announced_only_when_filled() -> None:
+    empty = SignedConfig(None, None, None, None, hash=b"")
+    snapshot = replace(snapshot_of(["aggregates"]), signed_config=empty)
+    keys = {e.key for e in entities_for(snapshot)}
+    assert not keys & {"operation_mode", "backup_reserve", "grid_charging", "export_rule"}
+    odd = replace(snapshot, signed_config=replace(empty, real_mode="new_mode_from_2027"))
+    assert values(odd)["operation_mode"] == "unknown"

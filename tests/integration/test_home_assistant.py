@@ -17,7 +17,10 @@ import aiomqtt
 import pytest
 import yaml
 
+from pw2mqtt.gateway.tedapi.keys import KEY_FILE_NAME, generate_key, save_key
+from pw2mqtt.mqtt.topics import gateway_slug
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
+from pw2mqtt.simulator.keys import KeyState
 from tests import rigs
 from tests.harness import bridge_settings
 from tests.mqtt_probe import free_port
@@ -227,3 +230,23 @@ async def test_a_refused_control_stays_usable_and_says_why(tmp_path: Path) -> No
 
 def sent_to(call: dict[str, Any], topic: str) -> list[dict[str, Any]]:
     return [message for message in call["published"] if message["topic"] == topic]
+
+
+async def test_a_powerwall_3_with_a_paired_key_shows_its_settings(tmp_path: Path) -> None:
+    key = generate_key(key_size=2048)
+    save_key(key, tmp_path / "state" / KEY_FILE_NAME)
+    # At speed 1 the gateway's clock stays with ours: a signed request lives a few seconds.
+    options = SimulatorOptions(control_port=None, profile="pw3")
+    async with GatewaySimulator(options) as pw3:
+        pw3.set_key_state(key.public_key_der, KeyState.VERIFIED)
+        pw3.set_operation(mode="backup", reserve=43.0)
+        result = await run_rig(pw3, tmp_path)
+        prefix = f"pw2mqtt_{gateway_slug(pw3.din, '')}_"
+    assert result["log_issues"] == []
+    entities = {e["unique_id"].removeprefix(prefix): e for e in result["entities"]}
+    assert entities["operation_mode"]["state"] == "backup"
+    assert float(entities["backup_reserve"]["state"]) == pytest.approx(40.0)
+    assert entities["backup_reserve_raw"]["disabled_by"] == "integration"
+    assert entities["grid_charging"]["state"] == "on"
+    assert entities["export_rule"]["state"] == "pv_only"
+    assert entities["export_rule"]["entity_category"] == "diagnostic"
