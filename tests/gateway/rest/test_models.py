@@ -666,7 +666,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def test_snapshot_names_match_the_registry() -> None:
-    assert set(ENDPOINT_NAMES) == {e.name for e in READ_ENDPOINTS.values()} | {"vitals"}
+    sources = {e.name for e in READ_ENDPOINTS.values()} | {"vitals", "signed_config"}
+    assert set(ENDPOINT_NAMES) == sources
     for endpoint in READ_ENDPOINTS.values():
         field_type = GatewaySnapshot.__dataclass_fields__[endpoint.name].type
         assert endpoint.model.__name__ in str(field_type)
