@@ -17,10 +17,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
-from pw2mqtt.commands.parse import Change, Kind
+from pw2mqtt.commands.parse import SIGNED_ONLY, Change, Kind
+from pw2mqtt.commands.result import Outcome
+from pw2mqtt.commands.signed import PAIR_HINT, SignedRoute
+from pw2mqtt.commands.signed_writes import SignedWrites
 from pw2mqtt.config import CommandSettings
 from pw2mqtt.errors import (
     CommandError,
@@ -34,6 +37,13 @@ from pw2mqtt.gateway.poller import GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
 from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus
 from pw2mqtt.gateway.state import StoredRefusal
+from pw2mqtt.gateway.tedapi.errors import (
+    CommandRejectedError,
+    SignedControlUnsupportedError,
+    SignedMessageFaultError,
+    TedapiError,
+)
+from pw2mqtt.gateway.tedapi.transport import TedapiTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -45,14 +55,7 @@ SITEMASTER_STOP_PATH: Final = "/api/sitemaster/stop"
 RESERVE_TOLERANCE: Final = 0.5  # raw %; the gateway may store 24 as 24.000019
 CONFIRM_POLL: Final = 1.0
 STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened: `applied` (confirmed), `unchanged` (already so), or an error."""
-
-    status: str  # "applied" | "unchanged"
-    data: dict[str, Any]
+REST_ONLY: Final = "sitemaster has no signed command and always goes over REST"
 
 
 class SupersededError(CommandError):
@@ -80,6 +83,8 @@ class CommandExecutor:
         health: Callable[[], GatewayUpdate | None],
         refresh: Callable[[], None],
         firmware: Callable[[], str | None],
+        state_dir: Path | None = None,
+        slug: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -97,6 +102,12 @@ class CommandExecutor:
         self._wall_clock = wall_clock
         known = {kind.value for kind in Kind}
         self._refused = {Kind(r.kind): r for r in client.state.load_refusals() if r.kind in known}
+        self._route = SignedRoute(client, settings, state_dir, slug, clock=clock)
+        self._signed = SignedWrites(client, settings, self._confirm, self._mark_write)
+
+    @property
+    def settings(self) -> CommandSettings:
+        return self._settings
 
     def refusal(self, kind: Kind) -> str | None:
         """Why commands of `kind` are refused here for now, if they are.
@@ -104,6 +115,8 @@ class CommandExecutor:
         A refusal remembered for another role or another firmware no longer holds.
         """
         refused = self._refused.get(kind)
+        if self._route.verified and kind is not Kind.SITEMASTER:
+            return None  # a REST refusal does not hold for signed control
         if refused is None or refused.until <= self._wall_clock():
             return None
         if refused.role != self._client.settings.role:
@@ -138,6 +151,8 @@ class CommandExecutor:
             raise self._remember_refusal(kinds, err) from err
         except SitemasterStoppedError as err:
             raise CommandError(STOPPED) from err
+        except TedapiError as err:
+            raise self._signed_failure(err) from err
         except GatewayError as err:
             raise CommandError(f"the gateway could not be used: {err}") from err
 
@@ -191,6 +206,10 @@ class CommandExecutor:
                 f"not permitted for the {self._client.settings.role} role on firmware "
                 f"{self._firmware_text()} (403)"
             )
+            if Kind.SITEMASTER in kinds and self._settings.transport != "rest":
+                reason += f"; {REST_ONLY}"
+            elif Kind.SITEMASTER not in kinds and self._settings.transport != "rest":
+                reason += f"; {PAIR_HINT}"
         until = self._wall_clock() + self._settings.recheck_refused
         role, firmware = self._client.settings.role, self._firmware()
         for kind in sharing_a_call(kinds):
@@ -206,12 +225,38 @@ class CommandExecutor:
 
     # -- the calls --------------------------------------------------------------------------
 
+    def _signed_failure(self, err: TedapiError) -> CommandError:
+        if isinstance(err, SignedMessageFaultError | SignedControlUnsupportedError):
+            self._route.forget()  # ask about the key again before the next command
+        if isinstance(err, CommandRejectedError):
+            return CommandError(f"the gateway refused the signed request: {err.detail}")
+        return CommandError(f"signed control failed: {err}")
+
     async def _run(self, change: Change) -> Outcome:
-        if change.off_grid is not None:
-            return await self._set_off_grid(change.off_grid)
         if change.sitemaster is not None:
             return await self._set_sitemaster(change.sitemaster)
+        signed = await self._route.choose()
+        if signed is not None:
+            return await self._run_signed(change, signed)
+        if change.kinds & SIGNED_ONLY:
+            names = ", ".join(sorted(change.kinds & SIGNED_ONLY))
+            how = (
+                "commands.transport is rest"
+                if self._settings.transport == "rest"
+                else f"no verified signing key: {PAIR_HINT}"
+            )
+            raise CommandError(f"{names} can only be set over signed local control ({how})")
+        if change.off_grid is not None:
+            return await self._set_off_grid(change.off_grid)
         return await self._set_operation(change)
+
+    async def _run_signed(self, change: Change, signed: TedapiTransport) -> Outcome:
+        if change.off_grid is not None:
+            raise CommandError(
+                "off_grid is not sent over signed control yet; set commands.transport: rest "
+                "for this gateway to use the REST islanding call"
+            )
+        return await self._signed.set_config(change, signed)
 
     async def _set_operation(self, change: Change) -> Outcome:
         current = await self._client.read(OPERATION)

@@ -34,6 +34,13 @@ class Kind(StrEnum):
     BACKUP_RESERVE = "backup_reserve"
     OFF_GRID = "off_grid"
     SITEMASTER = "sitemaster"
+    GRID_CHARGING = "grid_charging"
+    EXPORT_RULE = "export_rule"
+
+
+SIGNED_ONLY: Final = frozenset({Kind.GRID_CHARGING, Kind.EXPORT_RULE})
+"""Kinds that only signed local control (v1r) can change: they live in config.json alone."""
+EXPORT_RULES: Final = ("battery_ok", "pv_only", "never")
 
 
 _MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
@@ -44,13 +51,23 @@ _FALSE: Final = frozenset({"false", "off"})
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$", re.ASCII)
 _SPACE: Final = " \t\r\n"  # the blanks stripped around a value; others (U+00A0, …) are refused
 
-FIELDS: Final = ("operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster")
+FIELDS: Final = (
+    "operation_mode",
+    "backup_reserve",
+    "backup_reserve_raw",
+    "off_grid",
+    "sitemaster",
+    "grid_charging",
+    "export_rule",
+)
 FIELD_KINDS: Final = {
     "operation_mode": Kind.OPERATION_MODE,
     "backup_reserve": Kind.BACKUP_RESERVE,
     "backup_reserve_raw": Kind.BACKUP_RESERVE,
     "off_grid": Kind.OFF_GRID,
     "sitemaster": Kind.SITEMASTER,
+    "grid_charging": Kind.GRID_CHARGING,
+    "export_rule": Kind.EXPORT_RULE,
 }
 
 
@@ -62,19 +79,20 @@ class Change:
     backup_reserve_raw: float | None = None
     off_grid: bool | None = None
     sitemaster: str | None = None  # "run" or "stop"
+    grid_charging: bool | None = None
+    export_rule: str | None = None  # one of EXPORT_RULES
 
     @property
     def kinds(self) -> frozenset[Kind]:
-        kinds = set()
-        if self.operation_mode is not None:
-            kinds.add(Kind.OPERATION_MODE)
-        if self.backup_reserve_raw is not None:
-            kinds.add(Kind.BACKUP_RESERVE)
-        if self.off_grid is not None:
-            kinds.add(Kind.OFF_GRID)
-        if self.sitemaster is not None:
-            kinds.add(Kind.SITEMASTER)
-        return frozenset(kinds)
+        values = {
+            Kind.OPERATION_MODE: self.operation_mode,
+            Kind.BACKUP_RESERVE: self.backup_reserve_raw,
+            Kind.OFF_GRID: self.off_grid,
+            Kind.SITEMASTER: self.sitemaster,
+            Kind.GRID_CHARGING: self.grid_charging,
+            Kind.EXPORT_RULE: self.export_rule,
+        }
+        return frozenset(kind for kind, value in values.items() if value is not None)
 
     def describe(self) -> dict[str, Any]:
         """The change as the user would write it (reserve on the app scale, with the raw value)."""
@@ -88,6 +106,10 @@ class Change:
             out["off_grid"] = self.off_grid
         if self.sitemaster is not None:
             out["sitemaster"] = self.sitemaster
+        if self.grid_charging is not None:
+            out["grid_charging"] = self.grid_charging
+        if self.export_rule is not None:
+            out["export_rule"] = self.export_rule
         return out
 
 
@@ -171,6 +193,10 @@ def _change(values: dict[str, Any]) -> Change:
             change = replace(change, off_grid=_boolean(value, key))
         elif key == "sitemaster":
             change = replace(change, sitemaster=_sitemaster(value))
+        elif key == "grid_charging":
+            change = replace(change, grid_charging=_boolean(value, key))
+        elif key == "export_rule":
+            change = replace(change, export_rule=_export_rule(value))
     kinds = change.kinds
     if Kind.SITEMASTER in kinds and len(kinds) > 1:
         raise CommandError("sitemaster must be sent on its own")
@@ -220,6 +246,13 @@ def _sitemaster(value: Any) -> str:
     text = _word(value) if isinstance(value, str) else None
     if text not in {"run", "stop"}:
         raise CommandError("sitemaster must be run or stop")
+    return text
+
+
+def _export_rule(value: Any) -> str:
+    text = _word(value) if isinstance(value, str) else None
+    if text not in EXPORT_RULES:
+        raise CommandError(f"export_rule must be one of {', '.join(EXPORT_RULES)}")
     return text
 
 

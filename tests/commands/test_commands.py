@@ -223,7 +223,9 @@ async def test_customer_write_refused_then_refused_locally(
     async with bridge_for(broker, sim, tmp_path) as probe:
         answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "25")
         assert answer["status"] == "error"
-        assert answer["error"] == "not permitted for the customer role on firmware 21.44 (403)"
+        assert answer["error"] == (
+            "not permitted for the customer role on firmware 21.44 (403); pair a key: pw2mqtt pair"
+        )
         await probe.wait_for(
             f"{BASE}/{SLUG}/backup_reserve/availability", lambda m: m.text == "offline"
         )
@@ -253,7 +255,9 @@ async def test_customer_islanding_refused_on_25(
 ) -> None:
     async with bridge_for(broker, sim, tmp_path) as probe:
         answer = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "true")
-    assert answer["error"] == "not permitted for the customer role on firmware 25.10.1 (403)"
+    assert answer["error"] == (
+        "not permitted for the customer role on firmware 25.10.1 (403); pair a key: pw2mqtt pair"
+    )
     assert sim.state.grid_status == "SystemGridConnected"
 
 

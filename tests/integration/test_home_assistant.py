@@ -219,7 +219,8 @@ async def test_a_refused_control_stays_usable_and_says_why(tmp_path: Path) -> No
     assert float(states[RESERVE]) == reserve_before  # available, and the real value
     assert states[MODE] == "self_consumption"  # refused along with it, still available
     assert states[LAST_COMMAND] == (
-        "backup_reserve 30: refused, not permitted for the customer role on firmware 21.44 (403)"
+        "backup_reserve 30: refused, not permitted for the customer role on firmware 21.44 (403); "
+        "pair a key: pw2mqtt pair"
     )
     [last] = [e for e in result["entities"] if e["entity_id"] == LAST_COMMAND]
     assert last["entity_category"] == "diagnostic"
