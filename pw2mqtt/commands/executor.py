@@ -43,7 +43,6 @@ from pw2mqtt.gateway.tedapi.errors import (
     SignedMessageFaultError,
     TedapiError,
 )
-from pw2mqtt.gateway.tedapi.transport import TedapiTransport
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -206,10 +205,10 @@ class CommandExecutor:
                 f"not permitted for the {self._client.settings.role} role on firmware "
                 f"{self._firmware_text()} (403)"
             )
-            if Kind.SITEMASTER in kinds and self._settings.transport != "rest":
+            if self._settings.transport != "rest" and Kind.SITEMASTER in kinds:
                 reason += f"; {REST_ONLY}"
-            elif Kind.SITEMASTER not in kinds and self._settings.transport != "rest":
-                reason += f"; {PAIR_HINT}"
+            elif self._settings.transport != "rest" and Kind.OFF_GRID not in kinds:
+                reason += f"; {PAIR_HINT}"  # mode and reserve work over signed control
         until = self._wall_clock() + self._settings.recheck_refused
         role, firmware = self._client.settings.role, self._firmware()
         for kind in sharing_a_call(kinds):
@@ -235,9 +234,16 @@ class CommandExecutor:
     async def _run(self, change: Change) -> Outcome:
         if change.sitemaster is not None:
             return await self._set_sitemaster(change.sitemaster)
+        if change.off_grid is not None:
+            if self._settings.transport == "v1r":
+                raise CommandError(
+                    "off_grid is not sent over signed control yet; set commands.transport: auto "
+                    "or rest for this gateway to use the REST islanding call"
+                )
+            return await self._set_off_grid(change.off_grid)
         signed = await self._route.choose()
         if signed is not None:
-            return await self._run_signed(change, signed)
+            return await self._signed.set_config(change, signed)
         if change.kinds & SIGNED_ONLY:
             names = ", ".join(sorted(change.kinds & SIGNED_ONLY))
             how = (
@@ -246,17 +252,7 @@ class CommandExecutor:
                 else f"no verified signing key: {PAIR_HINT}"
             )
             raise CommandError(f"{names} can only be set over signed local control ({how})")
-        if change.off_grid is not None:
-            return await self._set_off_grid(change.off_grid)
         return await self._set_operation(change)
-
-    async def _run_signed(self, change: Change, signed: TedapiTransport) -> Outcome:
-        if change.off_grid is not None:
-            raise CommandError(
-                "off_grid is not sent over signed control yet; set commands.transport: rest "
-                "for this gateway to use the REST islanding call"
-            )
-        return await self._signed.set_config(change, signed)
 
     async def _set_operation(self, change: Change) -> Outcome:
         current = await self._client.read(OPERATION)
