@@ -242,6 +242,8 @@ class CommandExecutor:
                 )
             return await self._set_off_grid(change.off_grid)
         signed = await self._route.choose()
+        if signed is not None and change.manual_backup is not None:
+            return await self._signed.manual_backup(change.manual_backup, signed)
         if signed is not None:
             return await self._signed.set_config(change, signed)
         if change.kinds & SIGNED_ONLY:

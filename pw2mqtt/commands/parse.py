@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
@@ -36,11 +37,16 @@ class Kind(StrEnum):
     SITEMASTER = "sitemaster"
     GRID_CHARGING = "grid_charging"
     EXPORT_RULE = "export_rule"
+    MANUAL_BACKUP = "manual_backup"
 
 
-SIGNED_ONLY: Final = frozenset({Kind.GRID_CHARGING, Kind.EXPORT_RULE})
-"""Kinds that only signed local control (v1r) can change: they live in config.json alone."""
+SIGNED_ONLY: Final = frozenset({Kind.GRID_CHARGING, Kind.EXPORT_RULE, Kind.MANUAL_BACKUP})
+"""Kinds that only signed local control (v1r) can change."""
 EXPORT_RULES: Final = ("battery_ok", "pv_only", "never")
+BACKUP_DEFAULT_S: Final = 3600  # `start` without a duration
+BACKUP_MIN_S: Final = 60  # the gateway refuses shorter events
+BACKUP_MAX_S: Final = 7 * 24 * 3600
+CANCEL: Final = 0  # `Change.manual_backup` of a cancel
 
 
 _MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
@@ -59,6 +65,7 @@ FIELDS: Final = (
     "sitemaster",
     "grid_charging",
     "export_rule",
+    "manual_backup",
 )
 FIELD_KINDS: Final = {
     "operation_mode": Kind.OPERATION_MODE,
@@ -68,6 +75,7 @@ FIELD_KINDS: Final = {
     "sitemaster": Kind.SITEMASTER,
     "grid_charging": Kind.GRID_CHARGING,
     "export_rule": Kind.EXPORT_RULE,
+    "manual_backup": Kind.MANUAL_BACKUP,
 }
 
 
@@ -81,6 +89,7 @@ class Change:
     sitemaster: str | None = None  # "run" or "stop"
     grid_charging: bool | None = None
     export_rule: str | None = None  # one of EXPORT_RULES
+    manual_backup: int | None = None  # seconds of a manual backup event; CANCEL cancels it
 
     @property
     def kinds(self) -> frozenset[Kind]:
@@ -91,6 +100,7 @@ class Change:
             Kind.SITEMASTER: self.sitemaster,
             Kind.GRID_CHARGING: self.grid_charging,
             Kind.EXPORT_RULE: self.export_rule,
+            Kind.MANUAL_BACKUP: self.manual_backup,
         }
         return frozenset(kind for kind, value in values.items() if value is not None)
 
@@ -110,6 +120,8 @@ class Change:
             out["grid_charging"] = self.grid_charging
         if self.export_rule is not None:
             out["export_rule"] = self.export_rule
+        if self.manual_backup is not None:
+            out["manual_backup"] = self.manual_backup or "cancel"
         return out
 
 
@@ -126,7 +138,10 @@ def parse_field_set(gateway: str, key: str, payload: bytes, *, source: str = "")
     """`<base>/<gw>/<key>/set` with a plain value (a JSON string, number or bool also works)."""
     if key not in FIELDS:
         raise CommandError(f"{key!r} cannot be set; settable: {', '.join(FIELDS)}")
-    value = _decode_plain(payload)
+    if key == "manual_backup" and payload.lstrip(_SPACE.encode())[:1] == b"{":
+        value: Any = _decode_object(payload)  # {"duration": seconds}
+    else:
+        value = _decode_plain(payload)
     return CommandRequest(gateway, _change({key: value}), source=source)
 
 
@@ -178,30 +193,17 @@ def transaction_of(payload: bytes) -> Transaction:
 
 
 def _change(values: dict[str, Any]) -> Change:
-    change = Change()
     if "backup_reserve" in values and "backup_reserve_raw" in values:
         raise CommandError("give backup_reserve or backup_reserve_raw, not both")
+    fields: dict[str, Any] = {}
     for key, value in values.items():
-        if key == "operation_mode":
-            change = replace(change, operation_mode=_mode(value))
-        elif key == "backup_reserve":
-            app = _percent(value, key, 0.0)
-            change = replace(change, backup_reserve_raw=round(raw_from_app(app), 3))
-        elif key == "backup_reserve_raw":
-            change = replace(change, backup_reserve_raw=round(_percent(value, key, 5.0), 3))
-        elif key == "off_grid":
-            change = replace(change, off_grid=_boolean(value, key))
-        elif key == "sitemaster":
-            change = replace(change, sitemaster=_sitemaster(value))
-        elif key == "grid_charging":
-            change = replace(change, grid_charging=_boolean(value, key))
-        elif key == "export_rule":
-            change = replace(change, export_rule=_export_rule(value))
+        attribute, parse = _PARSERS[key]
+        fields[attribute] = parse(value, key)
+    change = Change(**fields)
     kinds = change.kinds
-    if Kind.SITEMASTER in kinds and len(kinds) > 1:
-        raise CommandError("sitemaster must be sent on its own")
-    if Kind.OFF_GRID in kinds and len(kinds) > 1:
-        raise CommandError("off_grid must be sent on its own")
+    for alone in _ALONE:
+        if alone in kinds and len(kinds) > 1:
+            raise CommandError(f"{alone} must be sent on its own")
     return change
 
 
@@ -254,6 +256,46 @@ def _export_rule(value: Any) -> str:
     if text not in EXPORT_RULES:
         raise CommandError(f"export_rule must be one of {', '.join(EXPORT_RULES)}")
     return text
+
+
+def _manual_backup(value: Any) -> int:
+    """`start` (an hour), `cancel`, seconds, or `{"duration": seconds}`."""
+    wrong = (
+        f"manual_backup must be start, cancel, or a whole number of seconds from "
+        f'{BACKUP_MIN_S} to {BACKUP_MAX_S} (also as {{"duration": seconds}})'
+    )
+    if isinstance(value, dict):
+        if set(value) != {"duration"}:
+            raise CommandError(wrong)
+        value = value["duration"]
+    elif isinstance(value, str) and _word(value) in ("start", "cancel"):
+        return BACKUP_DEFAULT_S if _word(value) == "start" else CANCEL
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,7}", value.strip(_SPACE), re.ASCII):
+        value = int(value.strip(_SPACE))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CommandError(wrong)
+    if not BACKUP_MIN_S <= value <= BACKUP_MAX_S:
+        raise CommandError(wrong)
+    return value
+
+
+_PARSERS: Final[dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
+    # field → (the Change attribute it sets, its parser)
+    "operation_mode": ("operation_mode", lambda v, k: _mode(v)),
+    "backup_reserve": (
+        "backup_reserve_raw",
+        lambda v, k: round(raw_from_app(_percent(v, k, 0.0)), 3),
+    ),
+    "backup_reserve_raw": ("backup_reserve_raw", lambda v, k: round(_percent(v, k, 5.0), 3)),
+    "off_grid": ("off_grid", _boolean),
+    "sitemaster": ("sitemaster", lambda v, k: _sitemaster(v)),
+    "grid_charging": ("grid_charging", _boolean),
+    "export_rule": ("export_rule", lambda v, k: _export_rule(v)),
+    "manual_backup": ("manual_backup", lambda v, k: _manual_backup(v)),
+}
+_ALONE: Final = (Kind.SITEMASTER, Kind.OFF_GRID, Kind.MANUAL_BACKUP)
 
 
 def _word(value: str) -> str:

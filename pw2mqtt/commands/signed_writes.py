@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from pw2mqtt.commands.parse import Change, Kind
+from pw2mqtt.commands.parse import CANCEL, Change, Kind
 from pw2mqtt.commands.result import Outcome
 from pw2mqtt.commands.signed import (
     EXPORT_RULE_KEY,
@@ -81,6 +81,32 @@ class SignedWrites:
         if nudged:
             return Outcome(outcome.status, {**outcome.data, "workaround": WORKAROUND_NOTE})
         return outcome
+
+    async def manual_backup(self, duration_s: int, signed: TedapiTransport) -> Outcome:
+        """Start a manual backup event (cancelling one that runs, as the gateway requires), or
+        cancel it; confirmed by reading the gateway's backup events."""
+        kinds = frozenset({Kind.MANUAL_BACKUP})
+        shown: dict[str, Any] = {"manual_backup": duration_s or "cancel", "transport": "v1r"}
+        events = await signed.backup_events()
+        if duration_s == CANCEL and events.manual is None:
+            return Outcome("unchanged", shown)
+        self._mark_write(kinds)
+        if events.manual is not None:
+            await signed.cancel_manual_backup()
+        if duration_s != CANCEL:
+            await signed.schedule_manual_backup(duration_s)
+
+        async def matches() -> dict[str, Any] | None:
+            now = (await signed.backup_events()).manual
+            if duration_s == CANCEL:
+                return shown if now is None else None
+            if now is None or now.duration_s != duration_s:
+                return None
+            start = now.start.isoformat(timespec="seconds") if now.start else None
+            return {**shown, "start": start}
+
+        what = "no manual backup event" if duration_s == CANCEL else "the manual backup event"
+        return await self._confirm(matches, what)
 
     async def _in_force(self, edit: ConfigEdit) -> bool:
         """Whether the mode and reserve in force match, where the gateway still shows them."""

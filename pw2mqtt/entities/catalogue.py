@@ -478,6 +478,22 @@ ENTITIES: tuple[Entity, ...] = (
         control=Control("sitemaster", "button", "sitemaster", press="stop"), control_only=True,
     ),
     Entity(
+        "manual_backup_start", "Manual backup start",
+        "Charge the batteries and hold them full for an hour (a manual backup event; signed "
+        "local control only).",
+        "grid_status", _no_state,
+        category="config", enabled_by_default=False, icon="mdi:battery-charging-high",
+        control=Control("manual_backup", "button", "manual_backup", press="start"),
+        control_only=True,
+    ),
+    Entity(
+        "manual_backup_cancel", "Manual backup cancel", "Cancel the manual backup event.",
+        "grid_status", _no_state,
+        category="config", enabled_by_default=False, icon="mdi:battery-off-outline",
+        control=Control("manual_backup", "button", "manual_backup", press="cancel"),
+        control_only=True,
+    ),
+    Entity(
         "backup_reserve_raw", "Backup reserve (raw)", "The reserve as stored (raw %).",
         "operation", _reserve_raw,
         unit="%", state_class="measurement", precision=1, category="diagnostic",

@@ -102,12 +102,19 @@ async def bridge_with(
     tmp_path: Path,
     commands: dict[str, Any],
     own: dict[str, Any] | None = None,
+    *,
+    protocol: str = "3.1.1",
 ) -> AsyncIterator[MqttProbe]:
     """The bridge with global `commands` and the gateway's `own` command block."""
     gateway: dict[str, Any] = {"timeout": 3.0}
     if own is not None:
         gateway["commands"] = own
-    mqtt = {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-signed"}
+    mqtt = {
+        "host": broker.host,
+        "port": broker.port,
+        "client_id": "pw2mqtt-signed",
+        "protocol": protocol,
+    }
     values = bridge_settings([sim], mqtt, tmp_path / "state", gateway=gateway, commands=commands)
     async with running_bridge(values):
         async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
@@ -361,3 +368,70 @@ async def test_bad_new_commands_never_reach_the_gateway(
     assert len(cases) >= 25
     assert sim.signed.config.writes == 1  # only the one valid command
     assert sim.signed.config.export_rule == "never"
+
+
+# -- manual backup events ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sim", ["pw3"], indirect=True)
+async def test_manual_backup_start_replace_and_cancel(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    with_key(key, tmp_path)
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    commands = {**SIGNED, "manual_backup": True, "min_interval": 0.0}
+    async with bridge_for(broker, sim, tmp_path, commands=commands, slug="pw3", name="pw3") as p:
+        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "start")
+        assert answer["status"] == "ok", answer
+        assert answer["data"]["manual_backup"] == 3600
+        until = sim.signed.state_json(sim.now())["manual_backup_until"]
+        assert until == pytest.approx(sim.now() + 3600, abs=5)
+        # A running event is cancelled first, as the gateway requires, then the new one starts.
+        body = {"manual_backup": {"duration": 7200}, "transaction": 5}
+        answer = await command(p, f"{BASE}/pw3/set", json.dumps(body))
+        assert answer["status"] == "ok", answer
+        assert answer["transaction"] == 5
+        until = sim.signed.state_json(sim.now())["manual_backup_until"]
+        assert until == pytest.approx(sim.now() + 7200, abs=5)
+        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "cancel")
+        assert answer["status"] == "ok", answer
+        assert sim.signed.state_json(sim.now())["manual_backup_until"] is None
+        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "cancel")
+        assert answer["data"]["unchanged"] is True
+        components = json.loads(
+            (await p.wait_for("homeassistant/device/pw2mqtt_pw3/config")).payload
+        )["cmps"]
+    assert components["manual_backup_start"]["p"] == "button"
+    assert components["manual_backup_start"]["payload_press"] == "start"
+    assert components["manual_backup_cancel"]["payload_press"] == "cancel"
+    assert rest_writes(sim) == []
+
+
+async def test_manual_backup_bad_input_never_reaches_the_gateway(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    with_key(key, tmp_path)
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    cases = [
+        (f"{BASE}/{SLUG}/manual_backup/set", payload, message)
+        for field, payload, message in BAD_FIELD_VALUES
+        if field == "manual_backup"
+    ]
+    cases += [
+        (f"{BASE}/{SLUG}/set", payload, message)
+        for payload, message in BAD_JSON
+        if b"manual_backup" in payload
+    ]
+    cases.append((f"{BASE}/nosuch/manual_backup/set", b"start", "unknown gateway"))
+    commands = {**SIGNED, "manual_backup": True}
+    async with bridge_with(broker, sim, tmp_path, commands, protocol="5") as probe:
+        for topic, payload, message in cases:
+            answer = await command(probe, topic, payload, timeout=5)
+            assert answer["status"] == "error", (topic, payload, answer)
+            assert message in answer["error"], (topic, payload, answer)
+        calls = signed_calls(sim)
+        live = await command(probe, f"{BASE}/{SLUG}/manual_backup/set", "start", retain=True)
+        assert "retained" in live["error"]
+    assert len(cases) >= 15
+    assert sim.signed.state_json(sim.now())["manual_backup_until"] is None
+    assert signed_calls(sim) == calls  # the retained start reached nothing
