@@ -54,6 +54,8 @@ SITEMASTER_STOP_PATH: Final = "/api/sitemaster/stop"
 RESERVE_TOLERANCE: Final = 0.5  # raw %; the gateway may store 24 as 24.000019
 CONFIRM_POLL: Final = 1.0
 STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
+REST_KINDS: Final = frozenset({Kind.SITEMASTER, Kind.OFF_GRID})
+"""Kinds sent over REST unless `commands.transport` is v1r (sitemaster: always)."""
 REST_ONLY: Final = "sitemaster has no signed command and always goes over REST"
 
 
@@ -114,7 +116,7 @@ class CommandExecutor:
         A refusal remembered for another role or another firmware no longer holds.
         """
         refused = self._refused.get(kind)
-        if self._route.verified and kind is not Kind.SITEMASTER:
+        if kind not in REST_KINDS and (self._settings.transport == "v1r" or self._route.verified):
             return None  # a REST refusal does not hold for signed control
         if refused is None or refused.until <= self._wall_clock():
             return None
@@ -127,6 +129,8 @@ class CommandExecutor:
 
     async def execute(self, change: Change) -> Outcome:
         kinds = change.kinds
+        if any(self.refusal(kind) for kind in kinds - REST_KINDS):
+            await self._route.probe()  # a key paired since REST refused may lift the refusal
         self._check_now(kinds)
         ticket = self._queue(kinds)
         try:

@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from pw2mqtt.commands.parse import Change
 from pw2mqtt.config import CommandSettings
-from pw2mqtt.errors import CommandError
+from pw2mqtt.errors import CommandError, GatewayError
 from pw2mqtt.gateway.rest.client import GatewayClient
 from pw2mqtt.gateway.tedapi.errors import (
     ConfigChangedError,
@@ -71,6 +71,15 @@ class SignedRoute:
     def forget(self) -> None:
         """Ask the gateway about the key again before the next command."""
         self._status = None
+
+    async def probe(self) -> None:
+        """Learn where the key stands under `auto`, quietly; for lifting REST refusals."""
+        if self._settings.transport != "auto":
+            return
+        try:
+            await self.choose()
+        except (GatewayError, CommandError) as err:
+            _LOGGER.debug("signed control not usable now: %s", err)
 
     async def choose(self) -> TedapiTransport | None:
         """The signed transport to use, or None for REST; a CommandError when neither may."""

@@ -427,6 +427,7 @@ async def test_random_topics_and_payloads_never_write(
     rng = random.Random(20261123)
     alphabet = 'abcdefghijklmnopqrstuvwxyz_0123456789 .-{}[]":,ONFTRUE\\\x00é'
     keys = ["operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster",
+            "grid_charging", "export_rule", "manual_backup",
             "grid_power", "", "set", "x"]  # fmt: skip
     messages: list[tuple[str, bytes]] = []
     while len(messages) < 1000:

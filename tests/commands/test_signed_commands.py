@@ -435,3 +435,27 @@ async def test_manual_backup_bad_input_never_reaches_the_gateway(
     assert len(cases) >= 15
     assert sim.signed.state_json(sim.now())["manual_backup_until"] is None
     assert signed_calls(sim) == calls  # the retained start reached nothing
+
+
+async def test_pairing_lifts_a_remembered_rest_refusal(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    async with bridge_with(broker, sim, tmp_path, SIGNED) as probe:  # no key yet
+        answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "30")
+        assert answer["error"].endswith("(403); pair a key: pw2mqtt pair")
+        again = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "30")
+        assert again["error"] == answer["error"]  # remembered, not asked again
+    assert rest_writes(sim) == [("POST", "/api/operation")]
+    with_key(key, tmp_path)  # paired, then the bridge restarted
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    async with bridge_with(broker, sim, tmp_path, SIGNED) as probe:
+        mark = probe.mark()
+        answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "30")
+        assert answer["status"] == "ok", answer
+        await probe.wait_for(
+            f"{BASE}/{SLUG}/backup_reserve/availability",
+            lambda m: m.text == "online",
+            start=mark,
+        )
+    assert sim.state.backup_reserve_percent == 33.5
+    assert rest_writes(sim) == [("POST", "/api/operation")]
