@@ -60,6 +60,7 @@ class SignedRoute:
         self._slug = slug
         self._clock = clock
         self._status: tuple[str, str, float] | None = None  # fingerprint, state, asked at
+        self._loaded: tuple[tuple[str, int, int, int], SigningKey] | None = None
 
     @property
     def verified(self) -> bool:
@@ -97,10 +98,20 @@ class SignedRoute:
         raise CommandError(_not_ready(state, key))
 
     def _key(self, *, required: bool) -> SigningKey | None:
+        """The key file's key; loaded again only when the file changed (loading checks an RSA
+        key, which takes a good part of a second)."""
         try:
             if self._state_dir is None:
                 raise KeyStoreError("no state directory to keep a key in")
-            return load_key(resolve_key_path(self._state_dir, self._slug()))
+            path = resolve_key_path(self._state_dir, self._slug())
+            try:
+                stat = path.stat()
+                version = (str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+            except OSError:
+                version = (str(path), 0, 0, 0)
+            if self._loaded is None or self._loaded[0] != version:
+                self._loaded = (version, load_key(path))
+            return self._loaded[1]
         except KeyStoreError as err:
             if required:
                 raise CommandError(
