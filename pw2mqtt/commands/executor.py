@@ -46,6 +46,7 @@ from pw2mqtt.gateway.tedapi.errors import (
 _LOGGER = logging.getLogger(__name__)
 
 CONFIRM_POLL: Final = 1.0
+ISLAND_CONFIRM_S: Final = 30.0
 STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
 REST_KINDS: Final = frozenset({Kind.SITEMASTER, Kind.OFF_GRID})
 """Kinds sent over REST unless `commands.transport` is v1r (sitemaster: always)."""
@@ -99,6 +100,7 @@ class CommandExecutor:
         self._route = SignedRoute(client, settings, state_dir, slug, clock=clock)
         self._signed = SignedWrites(client, settings, self._confirm, self._mark_write)
         self._rest = RestWrites(client, self._confirm, self._mark_write)
+        self._island_asked: float | None = None  # an unconfirmed off-grid over v1r, when
 
     @property
     def settings(self) -> CommandSettings:
@@ -232,14 +234,12 @@ class CommandExecutor:
     async def _run(self, change: Change) -> Outcome:
         if change.sitemaster is not None:
             return await self._rest.set_sitemaster(change.sitemaster)
-        if change.off_grid is not None:
-            if self._settings.transport == "v1r":
-                raise CommandError(
-                    "off_grid is not sent over signed control yet; set commands.transport: auto "
-                    "or rest for this gateway to use the REST islanding call"
-                )
+        if change.off_grid is not None and self._settings.transport != "v1r":
             return await self._rest.set_off_grid(change.off_grid)
         signed = await self._route.choose()
+        if signed is not None and change.off_grid is not None:
+            self._check_island_confirmed(change)
+            return await self._signed.island(change.off_grid, signed)
         if signed is not None and change.manual_backup is not None:
             return await self._signed.manual_backup(change.manual_backup, signed)
         if signed is not None:
@@ -253,6 +253,20 @@ class CommandExecutor:
             )
             raise CommandError(f"{names} can only be set over signed local control ({how})")
         return await self._rest.set_operation(change)
+
+    def _check_island_confirmed(self, change: Change) -> None:
+        """Off-grid over v1r needs `"confirm": true`, or the same command twice within
+        ISLAND_CONFIRM_S: one stray or replayed `true` never islands a house."""
+        if not change.off_grid or change.confirm:
+            return
+        asked, self._island_asked = self._island_asked, self._clock()
+        if asked is not None and self._island_asked - asked <= ISLAND_CONFIRM_S:
+            self._island_asked = None
+            return
+        raise CommandError(
+            'going off-grid needs confirming: send {"off_grid": true, "confirm": true} to the '
+            f"gateway's set topic, or off_grid true again within {ISLAND_CONFIRM_S:.0f} s"
+        )
 
     def _mark_write(self, kinds: frozenset[Kind]) -> None:
         now = self._clock()

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
@@ -90,6 +90,7 @@ class Change:
     grid_charging: bool | None = None
     export_rule: str | None = None  # one of EXPORT_RULES
     manual_backup: int | None = None  # seconds of a manual backup event; CANCEL cancels it
+    confirm: bool = False  # `"confirm": true` beside `"off_grid": true`
 
     @property
     def kinds(self) -> frozenset[Kind]:
@@ -159,14 +160,17 @@ def parse_json_set(
             gateway = named
         elif named is not None and named != gateway:
             raise CommandError(f'"gateway" {named!r} does not match the topic\'s {gateway!r}')
-        unknown = sorted(set(body) - set(FIELDS))
+        unknown = sorted(set(body) - {*FIELDS, "confirm"})
         if unknown:
             raise CommandError(
                 f"unknown field(s) {', '.join(unknown)}; settable: {', '.join(FIELDS)}"
             )
+        confirm = body.pop("confirm", None)
         if not body:
             raise CommandError(f"nothing to change; settable: {', '.join(FIELDS)}")
         change = _change(body)
+        if confirm is not None:
+            change = _confirmed(change, confirm)
     except CommandError as err:
         err.transaction = transaction
         raise
@@ -249,6 +253,14 @@ def _sitemaster(value: Any) -> str:
     if text not in {"run", "stop"}:
         raise CommandError("sitemaster must be run or stop")
     return text
+
+
+def _confirmed(change: Change, confirm: Any) -> Change:
+    if change.off_grid is None:
+        raise CommandError('"confirm" goes with "off_grid" only')
+    if not isinstance(confirm, bool):
+        raise CommandError('"confirm" must be true or false')
+    return replace(change, confirm=confirm)
 
 
 def _export_rule(value: Any) -> str:

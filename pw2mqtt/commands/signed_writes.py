@@ -28,7 +28,7 @@ from pw2mqtt.config import CommandSettings
 from pw2mqtt.errors import CommandError, EndpointUnsupportedError, PermissionDeniedError
 from pw2mqtt.gateway.percent import app_from_raw
 from pw2mqtt.gateway.rest.client import GatewayClient
-from pw2mqtt.gateway.rest.models import OPERATION
+from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, GridStatus
 from pw2mqtt.gateway.tedapi.transport import TedapiTransport
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,6 +107,22 @@ class SignedWrites:
 
         what = "no manual backup event" if duration_s == CANCEL else "the manual backup event"
         return await self._confirm(matches, what)
+
+    async def island(self, off_grid: bool, signed: TedapiTransport) -> Outcome:
+        """Experimental: the TEG island message over v1r, confirmed by the REST grid status."""
+        goal = GridStatus.ISLANDED_ACTIVE if off_grid else GridStatus.CONNECTED
+        shown = {"off_grid": off_grid, "transport": "v1r"}
+        if (await self._client.read(GRID_STATUS)).grid_status.value is goal:
+            return Outcome("unchanged", shown)
+        self._mark_write(frozenset({Kind.OFF_GRID}))
+        answer = await signed.set_island_mode(off_grid)
+        _LOGGER.info("island mode over v1r: the gateway answered result %s", answer.result)
+
+        async def matches() -> dict[str, Any] | None:
+            now = await self._client.read(GRID_STATUS)
+            return shown if now.grid_status.value is goal else None
+
+        return await self._confirm(matches, "off-grid" if off_grid else "back on the grid")
 
     async def _in_force(self, edit: ConfigEdit) -> bool:
         """Whether the mode and reserve in force match, where the gateway still shows them."""

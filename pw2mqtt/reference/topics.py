@@ -192,7 +192,11 @@ answer's `data.transport` is `v1r`. The reserve may go up to 100 %. When the gat
 a write without applying it (seen on 26.10 firmware), pw2mqtt schedules a 60 s manual backup
 event and cancels it, which makes the gateway apply it, and says so in `data.workaround`
 (`commands.dispatch_workaround: false` turns this off). `sitemaster` always goes over REST, and
-`off_grid` too unless the transport is `v1r`, where it is refused for now. A REST 403 on mode or
+`off_grid` too unless the transport is `v1r`. Off-grid over signed control is **experimental**
+(the island message is known from public protocol definitions, not shown publicly to work on a
+real gateway; an error the gateway answers is reported as it is), and going off-grid needs
+`{{"off_grid": true, "confirm": true}}` on `{_TOPICS.gateway_set(GW)}`, or the same command twice
+within 30 s, so one stray or replayed `true` never islands a house. A REST 403 on mode or
 reserve without a verified key ends with "pair a key: pw2mqtt pair".
 
 | Topic | Payload |

@@ -164,7 +164,7 @@ async def test_pending_key_under_v1r_is_refused_without_rest(
         assert "power toggle" in answer["error"]
         assert "not sent over REST" in answer["error"]
         island = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "true")
-        assert "not sent over signed control" in island["error"]
+        assert "is pending" in island["error"]
         sim.set_key_state(key.public_key_der, KeyState.REMOVED)
         answer = await command(probe, f"{BASE}/{SLUG}/operation_mode/set", "backup")
         assert "pending" in answer["error"]  # the state is kept for a while, not asked each time
@@ -459,3 +459,34 @@ async def test_pairing_lifts_a_remembered_rest_refusal(
         )
     assert sim.state.backup_reserve_percent == 33.5
     assert rest_writes(sim) == [("POST", "/api/operation")]
+
+
+# -- off-grid over v1r (experimental) ----------------------------------------------------------
+
+
+async def test_off_grid_over_v1r_needs_confirming(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    with_key(key, tmp_path)
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    commands = {**SIGNED, "transport": "v1r", "min_interval": 0.0}
+    async with bridge_with(broker, sim, tmp_path, commands) as probe:
+        bare = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "true")
+        assert "needs confirming" in bare["error"]
+        assert sim.state.grid_status == "SystemGridConnected"
+        unconfirmed = json.dumps({"off_grid": True, "confirm": False})
+        answer = await command(probe, f"{BASE}/{SLUG}/set", unconfirmed)
+        # The second unconfirmed request within 30 s is the confirmation.
+        assert answer["status"] == "ok", answer
+        assert answer["data"] == {"gateway": SLUG, "off_grid": True, "transport": "v1r"}
+        assert sim.state.grid_status == "SystemIslandedActive"
+        back = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "false")
+        assert back["status"] == "ok", back  # going back needs no confirmation
+        assert sim.state.grid_status == "SystemGridConnected"
+        confirmed = json.dumps({"off_grid": True, "confirm": True, "transaction": "storm"})
+        answer = await command(probe, f"{BASE}/{SLUG}/set", confirmed)
+        assert answer["status"] == "ok", answer
+        assert sim.state.grid_status == "SystemIslandedActive"
+        bad = await command(probe, f"{BASE}/{SLUG}/set", '{"backup_reserve": 20, "confirm": true}')
+        assert '"confirm" goes with "off_grid" only' in bad["error"]
+    assert rest_writes(sim) == []
