@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tests.commands.test_commands import (
     RESPONSE,
     SLUG,
     WRITES,
+    _would_run,
     bridge_for,
     command,
 )
@@ -489,4 +491,36 @@ async def test_off_grid_over_v1r_needs_confirming(
         assert sim.state.grid_status == "SystemIslandedActive"
         bad = await command(probe, f"{BASE}/{SLUG}/set", '{"backup_reserve": 20, "confirm": true}')
         assert '"confirm" goes with "off_grid" only' in bad["error"]
+    assert rest_writes(sim) == []
+
+
+async def test_random_messages_never_write_over_v1r(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    with_key(key, tmp_path)
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    rng = random.Random(20261202)
+    alphabet = 'abcdefghijklmnopqrstuvwxyz_0123456789 .-{}[]":,ONFTRUE\\\x00é'
+    keys = ["grid_charging", "export_rule", "manual_backup", "off_grid", "backup_reserve",
+            "operation_mode", "confirm", "duration", ""]  # fmt: skip
+    messages: list[tuple[str, bytes]] = []
+    while len(messages) < 1000:
+        payload = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))).encode()
+        if rng.random() < 0.3:
+            field = rng.choice(keys) or "x"
+            payload = json.dumps({field: payload.decode(errors="replace")}).encode()
+        gateway = SLUG if rng.random() < 0.8 else "".join(rng.choice("abc_1") for _ in range(5))
+        topic = rng.choice(
+            [f"{BASE}/{gateway}/{rng.choice(keys) or 'k'}/set", f"{BASE}/{gateway}/set"]
+        )
+        if not _would_run(topic, gateway, payload):
+            messages.append((topic, payload))
+    commands = {**SIGNED, "manual_backup": True, "transport": "v1r"}
+    async with bridge_with(broker, sim, tmp_path, commands) as probe:
+        for topic, payload in messages:
+            await probe.publish(topic, payload)
+        await probe.wait_for(f"{BASE}/{SLUG}/state", start=probe.mark(), timeout=10)  # alive
+    assert sim.signed.config.writes == 0
+    assert sim.signed.state_json(sim.now())["manual_backup_until"] is None
+    assert sim.state.grid_status == "SystemGridConnected"
     assert rest_writes(sim) == []
