@@ -482,14 +482,14 @@ ENTITIES: tuple[Entity, ...] = (
         "Charge the batteries and hold them full for an hour (a manual backup event; signed "
         "local control only).",
         "grid_status", _no_state,
-        category="config", enabled_by_default=False, icon="mdi:battery-charging-high",
+        category="config", icon="mdi:battery-charging-high",
         control=Control("manual_backup", "button", "manual_backup", press="start"),
         control_only=True,
     ),
     Entity(
         "manual_backup_cancel", "Manual backup cancel", "Cancel the manual backup event.",
         "grid_status", _no_state,
-        category="config", enabled_by_default=False, icon="mdi:battery-off-outline",
+        category="config", icon="mdi:battery-off-outline",
         control=Control("manual_backup", "button", "manual_backup", press="cancel"),
         control_only=True,
     ),

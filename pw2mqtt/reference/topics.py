@@ -245,9 +245,9 @@ response topic and correlation data are honoured as well.
   (`command_accepted`, `command_applied`, `command_failed`, `command_rejected`).
 
 In Home Assistant an enabled kind turns its entity into a control: a select for the mode, a
-number (0-100, step 1) for the reserve, a switch for off-grid, two buttons for the
-sitemaster and two for the manual backup event (start for an hour, cancel) (the last five under
-configuration, disabled until you enable them). The entity
+number (0-100, step 1) for the reserve, a switch for off-grid and two buttons for the
+sitemaster (the last three under configuration, disabled until you enable them), and two
+buttons for the manual backup event (start for an hour, cancel; under configuration). The entity
 that reports on commands:
 
 """
