@@ -48,8 +48,6 @@ _LOGGER = logging.getLogger(__name__)
 CONFIRM_POLL: Final = 1.0
 ISLAND_CONFIRM_S: Final = 30.0
 STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
-REST_KINDS: Final = frozenset({Kind.SITEMASTER, Kind.OFF_GRID})
-"""Kinds sent over REST unless `commands.transport` is v1r (sitemaster: always)."""
 REST_ONLY: Final = "sitemaster has no signed command and always goes over REST"
 
 
@@ -100,6 +98,10 @@ class CommandExecutor:
         self._route = SignedRoute(client, settings, state_dir, slug, clock=clock)
         self._signed = SignedWrites(client, settings, self._confirm, self._mark_write)
         self._rest = RestWrites(client, self._confirm, self._mark_write)
+        # Sitemaster always goes over REST; off-grid too unless the transport is v1r.
+        self._rest_kinds = frozenset(
+            {Kind.SITEMASTER} if settings.transport == "v1r" else {Kind.SITEMASTER, Kind.OFF_GRID}
+        )
         self._island_asked: float | None = None  # an unconfirmed off-grid over v1r, when
 
     @property
@@ -112,7 +114,9 @@ class CommandExecutor:
         A refusal remembered for another role or another firmware no longer holds.
         """
         refused = self._refused.get(kind)
-        if kind not in REST_KINDS and (self._settings.transport == "v1r" or self._route.verified):
+        if kind not in self._rest_kinds and (
+            self._settings.transport == "v1r" or self._route.verified
+        ):
             return None  # a REST refusal does not hold for signed control
         if refused is None or refused.until <= self._wall_clock():
             return None
@@ -125,7 +129,7 @@ class CommandExecutor:
 
     async def execute(self, change: Change) -> Outcome:
         kinds = change.kinds
-        if any(self.refusal(kind) for kind in kinds - REST_KINDS):
+        if any(self.refusal(kind) for kind in kinds - self._rest_kinds):
             await self._route.probe()  # a key paired since REST refused may lift the refusal
         self._check_now(kinds)
         ticket = self._queue(kinds)
