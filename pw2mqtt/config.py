@@ -131,6 +131,37 @@ class PollSettings(_Section):
     last good values stay."""
 
 
+class GatewayCommandSettings(_Section):
+    """This gateway's own command settings; a key left out takes the global `commands` value."""
+
+    operation_mode: bool | None = None
+    """As `commands.operation_mode`, for this gateway."""
+    backup_reserve: bool | None = None
+    """As `commands.backup_reserve`, for this gateway."""
+    off_grid: bool | None = None
+    """As `commands.off_grid`, for this gateway."""
+    sitemaster: bool | None = None
+    """As `commands.sitemaster`, for this gateway."""
+    grid_charging: bool | None = None
+    """As `commands.grid_charging`, for this gateway."""
+    export_rule: bool | None = None
+    """As `commands.export_rule`, for this gateway."""
+    manual_backup: bool | None = None
+    """As `commands.manual_backup`, for this gateway."""
+    allow_grid_control: bool | None = None
+    """As `commands.allow_grid_control`, for this gateway."""
+    transport: Literal["auto", "rest", "v1r"] | None = None
+    """As `commands.transport`, for this gateway."""
+    min_interval: float | None = Field(None, ge=0)
+    """As `commands.min_interval`, for this gateway."""
+    confirm_timeout: float | None = Field(None, gt=0, le=600)
+    """As `commands.confirm_timeout`, for this gateway."""
+    recheck_refused: float | None = Field(None, ge=60)
+    """As `commands.recheck_refused`, for this gateway."""
+    dispatch_workaround: bool | None = None
+    """As `commands.dispatch_workaround`, for this gateway."""
+
+
 class GatewaySettings(_Section):
     host: Annotated[str, AfterValidator(_check_host)]
     """Host name or IP address of the gateway, optionally with a port (`192.168.1.5:8443`)."""
@@ -158,6 +189,8 @@ class GatewaySettings(_Section):
     backoff_max: float = Field(300.0, ge=1)
     """Ceiling of the exponential backoff after network failures, in seconds."""
     poll: PollSettings = PollSettings()
+    commands: GatewayCommandSettings = GatewayCommandSettings()
+    """Per-gateway command settings: see the Commands section."""
 
     @property
     def address(self) -> GatewayAddress:
@@ -227,8 +260,22 @@ def _check_topic(value: str) -> str:
     return value
 
 
+CommandTransport = Literal["auto", "rest", "v1r"]
+COMMAND_KINDS = (
+    "operation_mode",
+    "backup_reserve",
+    "off_grid",
+    "sitemaster",
+    "grid_charging",
+    "export_rule",
+    "manual_backup",
+)
+GRID_CONTROL_KINDS = ("off_grid", "sitemaster")
+
+
 class CommandSettings(_Section):
-    """Commands act on a house's power supply: every kind is off until enabled here."""
+    """Commands act on a house's power supply: every kind is off until enabled here. A gateway's
+    own `gateways[].commands` block overrides these defaults key by key."""
 
     operation_mode: bool = False
     """Accept `operation_mode` commands (self_consumption, autonomous, backup)."""
@@ -237,20 +284,35 @@ class CommandSettings(_Section):
     off_grid: bool = False
     """Accept `off_grid` commands; needs `allow_grid_control` too."""
     sitemaster: bool = False
-    """Accept `sitemaster` run/stop commands; needs `allow_grid_control` too."""
+    """Accept `sitemaster` run/stop commands (always over REST); needs `allow_grid_control` too."""
+    grid_charging: bool = False
+    """Accept `grid_charging` commands (true/false; signed control only)."""
+    export_rule: bool = False
+    """Accept `export_rule` commands (battery_ok, pv_only, never; signed control only)."""
+    manual_backup: bool = False
+    """Accept `manual_backup` commands (start a manual backup event, or cancel it; signed
+    control only)."""
     allow_grid_control: bool = False
     """The second opt-in, for commands that can take the house off the grid or stop its
     batteries."""
+    transport: CommandTransport = "auto"
+    """How commands reach the gateway: `v1r` (signed local control, needs a paired key: `pw2mqtt
+    pair`), `rest` (the documented REST calls), or `auto`: signed control when the gateway says
+    the key is verified, else REST."""
     min_interval: float = Field(10.0, ge=0)
     """Seconds between two writes of one kind to a gateway; a burst collapses to the newest."""
     confirm_timeout: float = Field(60.0, gt=0, le=600)
     """Seconds to wait for the gateway to show a change before answering with an error."""
     recheck_refused: float = Field(6 * 3600.0, ge=60)
     """Seconds before a kind the gateway refused (403/404/405) is tried again."""
+    dispatch_workaround: bool = True
+    """When a signed write is stored but the gateway does not apply it (seen on 26.10), schedule
+    a 60 s manual backup event and cancel it, which makes the gateway apply it; only used when
+    reading back shows it is needed."""
 
     @model_validator(mode="after")
     def _grid_control_opt_in(self) -> CommandSettings:
-        needs = [kind for kind in ("off_grid", "sitemaster") if getattr(self, kind)]
+        needs = [kind for kind in GRID_CONTROL_KINDS if getattr(self, kind)]
         if needs and not self.allow_grid_control:
             raise ValueError(
                 f"{' and '.join(needs)} can take the house off the grid or stop its batteries: "
@@ -260,8 +322,13 @@ class CommandSettings(_Section):
 
     @property
     def enabled(self) -> frozenset[str]:
-        kinds = ("operation_mode", "backup_reserve", "off_grid", "sitemaster")
-        return frozenset(kind for kind in kinds if getattr(self, kind))
+        return frozenset(kind for kind in COMMAND_KINDS if getattr(self, kind))
+
+    def overridden_by(self, own: GatewayCommandSettings) -> CommandSettings:
+        """These defaults with a gateway's own settings on top, checked as one block."""
+        return CommandSettings.model_validate(
+            {**self.model_dump(), **own.model_dump(exclude_none=True)}
+        )
 
 
 class ClusterSettings(_Section):
@@ -330,6 +397,22 @@ class Settings(BaseSettings):
                         "list each gateway once, each with its own name"
                     )
         return value
+
+    @model_validator(mode="after")
+    def _gateway_commands(self) -> Settings:
+        for index, gateway in enumerate(self.gateways):
+            try:
+                self.commands_for(gateway)
+            except ValidationError as err:
+                problems = "; ".join(
+                    str(e["msg"]).removeprefix("Value error, ") for e in err.errors()
+                )
+                raise ValueError(f"gateways {index} commands: {problems}") from None
+        return self
+
+    def commands_for(self, gateway: GatewaySettings) -> CommandSettings:
+        """The command settings in force for one gateway."""
+        return self.commands.overridden_by(gateway.commands)
 
     @field_validator("state_dir")
     @classmethod

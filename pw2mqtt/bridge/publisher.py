@@ -46,7 +46,7 @@ class GatewayPublisher:
         topics: Topics,
         announcer: Announcer | None,
         *,
-        controls: frozenset[str],
+        controls: Callable[[BridgedGateway], frozenset[str]],
         retain: bool,
         on_announced: Callable[[], Awaitable[None]],
         on_online: Callable[[str], Awaitable[None]],
@@ -77,10 +77,10 @@ class GatewayPublisher:
             gateway,
             snapshot,
             (
-                *entities_for(snapshot, self._controls),
+                *entities_for(snapshot, self._controls(gateway)),
                 *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
                 LAST_ERROR,
-                *command_entities(self._controls),
+                *command_entities(self._controls(gateway)),
             ),
         )
         parts = gateway.devices(snapshot)
@@ -241,7 +241,7 @@ class GatewayPublisher:
         """The last command's result as JSON attributes (retained), once per result."""
         assert gateway.slug is not None
         result = gateway.last_command
-        if result is None or result is gateway.shown_command or not self._controls:
+        if result is None or result is gateway.shown_command or not self._controls(gateway):
             return
         topic = self._topics.field(gateway.slug, COMMAND_ENTITIES[0].attributes or "")
         await self._outbox.send([Outgoing(topic, json.dumps(result.as_json()), True, 1)])

@@ -85,7 +85,7 @@ class Bridge:
             self._outbox,
             self.topics,
             self._announcer,
-            controls=settings.commands.enabled,
+            controls=lambda gateway: gateway.executor.settings.enabled,
             retain=settings.mqtt.retain,
             on_announced=self._publish_info,
             on_online=self.commands.announce_availability,
@@ -143,10 +143,12 @@ class Bridge:
         poller = GatewayPoller(client, settings.poll, deliver, signed=signed)
         executor = CommandExecutor(
             client,
-            self.settings.commands,
+            self.settings.commands_for(settings),
             health=health,
             refresh=lambda: poller.refresh(tiers=2),
             firmware=firmware,
+            state_dir=self.settings.state_dir,
+            slug=lambda: gateway.slug,
         )
         tracker = ValueTracker(self.settings.mqtt.heartbeat)
         gateway = BridgedGateway(settings, client, poller, tracker, executor)

@@ -17,10 +17,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
-from pw2mqtt.commands.parse import Change, Kind
+from pw2mqtt.commands.parse import SIGNED_ONLY, Change, Kind
+from pw2mqtt.commands.rest_writes import RestWrites
+from pw2mqtt.commands.result import Outcome
+from pw2mqtt.commands.signed import PAIR_HINT, SignedRoute
+from pw2mqtt.commands.signed_writes import SignedWrites
 from pw2mqtt.config import CommandSettings
 from pw2mqtt.errors import (
     CommandError,
@@ -29,30 +33,22 @@ from pw2mqtt.errors import (
     PermissionDeniedError,
     SitemasterStoppedError,
 )
-from pw2mqtt.gateway.percent import app_from_raw
 from pw2mqtt.gateway.poller import GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
-from pw2mqtt.gateway.rest.models import GRID_STATUS, OPERATION, SITEMASTER, GridStatus
 from pw2mqtt.gateway.state import StoredRefusal
+from pw2mqtt.gateway.tedapi.errors import (
+    CommandRejectedError,
+    SignedControlUnsupportedError,
+    SignedMessageFaultError,
+    TedapiError,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
-OPERATION_PATH: Final = "/api/operation"
-COMPLETE_PATH: Final = "/api/config/completed"
-ISLANDING_PATH: Final = "/api/v2/islanding/mode"
-SITEMASTER_RUN_PATH: Final = "/api/sitemaster/run"
-SITEMASTER_STOP_PATH: Final = "/api/sitemaster/stop"
-RESERVE_TOLERANCE: Final = 0.5  # raw %; the gateway may store 24 as 24.000019
 CONFIRM_POLL: Final = 1.0
+ISLAND_CONFIRM_S: Final = 30.0
 STOPPED: Final = "the gateway's sitemaster is stopped; start it before other commands"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened: `applied` (confirmed), `unchanged` (already so), or an error."""
-
-    status: str  # "applied" | "unchanged"
-    data: dict[str, Any]
+REST_ONLY: Final = "sitemaster has no signed command and always goes over REST"
 
 
 class SupersededError(CommandError):
@@ -80,6 +76,8 @@ class CommandExecutor:
         health: Callable[[], GatewayUpdate | None],
         refresh: Callable[[], None],
         firmware: Callable[[], str | None],
+        state_dir: Path | None = None,
+        slug: Callable[[], str | None] = lambda: None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -97,6 +95,18 @@ class CommandExecutor:
         self._wall_clock = wall_clock
         known = {kind.value for kind in Kind}
         self._refused = {Kind(r.kind): r for r in client.state.load_refusals() if r.kind in known}
+        self._route = SignedRoute(client, settings, state_dir, slug, clock=clock)
+        self._signed = SignedWrites(client, settings, self._confirm, self._mark_write)
+        self._rest = RestWrites(client, self._confirm, self._mark_write)
+        # Sitemaster always goes over REST; off-grid too unless the transport is v1r.
+        self._rest_kinds = frozenset(
+            {Kind.SITEMASTER} if settings.transport == "v1r" else {Kind.SITEMASTER, Kind.OFF_GRID}
+        )
+        self._island_asked: float | None = None  # an unconfirmed off-grid over v1r, when
+
+    @property
+    def settings(self) -> CommandSettings:
+        return self._settings
 
     def refusal(self, kind: Kind) -> str | None:
         """Why commands of `kind` are refused here for now, if they are.
@@ -104,6 +114,10 @@ class CommandExecutor:
         A refusal remembered for another role or another firmware no longer holds.
         """
         refused = self._refused.get(kind)
+        if kind not in self._rest_kinds and (
+            self._settings.transport == "v1r" or self._route.verified
+        ):
+            return None  # a REST refusal does not hold for signed control
         if refused is None or refused.until <= self._wall_clock():
             return None
         if refused.role != self._client.settings.role:
@@ -115,6 +129,8 @@ class CommandExecutor:
 
     async def execute(self, change: Change) -> Outcome:
         kinds = change.kinds
+        if any(self.refusal(kind) for kind in kinds - self._rest_kinds):
+            await self._route.probe()  # a key paired since REST refused may lift the refusal
         self._check_now(kinds)
         ticket = self._queue(kinds)
         try:
@@ -138,6 +154,8 @@ class CommandExecutor:
             raise self._remember_refusal(kinds, err) from err
         except SitemasterStoppedError as err:
             raise CommandError(STOPPED) from err
+        except TedapiError as err:
+            raise self._signed_failure(err) from err
         except GatewayError as err:
             raise CommandError(f"the gateway could not be used: {err}") from err
 
@@ -191,6 +209,10 @@ class CommandExecutor:
                 f"not permitted for the {self._client.settings.role} role on firmware "
                 f"{self._firmware_text()} (403)"
             )
+            if self._settings.transport != "rest" and Kind.SITEMASTER in kinds:
+                reason += f"; {REST_ONLY}"
+            elif self._settings.transport != "rest" and Kind.OFF_GRID not in kinds:
+                reason += f"; {PAIR_HINT}"  # mode and reserve work over signed control
         until = self._wall_clock() + self._settings.recheck_refused
         role, firmware = self._client.settings.role, self._firmware()
         for kind in sharing_a_call(kinds):
@@ -206,70 +228,48 @@ class CommandExecutor:
 
     # -- the calls --------------------------------------------------------------------------
 
+    def _signed_failure(self, err: TedapiError) -> CommandError:
+        if isinstance(err, SignedMessageFaultError | SignedControlUnsupportedError):
+            self._route.forget()  # ask about the key again before the next command
+        if isinstance(err, CommandRejectedError):
+            return CommandError(f"the gateway refused the signed request: {err.detail}")
+        return CommandError(f"signed control failed: {err}")
+
     async def _run(self, change: Change) -> Outcome:
-        if change.off_grid is not None:
-            return await self._set_off_grid(change.off_grid)
         if change.sitemaster is not None:
-            return await self._set_sitemaster(change.sitemaster)
-        return await self._set_operation(change)
+            return await self._rest.set_sitemaster(change.sitemaster)
+        if change.off_grid is not None and self._settings.transport != "v1r":
+            return await self._rest.set_off_grid(change.off_grid)
+        signed = await self._route.choose()
+        if signed is not None and change.off_grid is not None:
+            self._check_island_confirmed(change)
+            return await self._signed.island(change.off_grid, signed)
+        if signed is not None and change.manual_backup is not None:
+            return await self._signed.manual_backup(change.manual_backup, signed)
+        if signed is not None:
+            return await self._signed.set_config(change, signed)
+        if change.kinds & SIGNED_ONLY:
+            names = ", ".join(sorted(change.kinds & SIGNED_ONLY))
+            how = (
+                "commands.transport is rest"
+                if self._settings.transport == "rest"
+                else f"no verified signing key: {PAIR_HINT}"
+            )
+            raise CommandError(f"{names} can only be set over signed local control ({how})")
+        return await self._rest.set_operation(change)
 
-    async def _set_operation(self, change: Change) -> Outcome:
-        current = await self._client.read(OPERATION)
-        mode_now = current.real_mode.raw if current.real_mode is not None else None
-        reserve_now = current.backup_reserve_percent
-        mode = change.operation_mode or mode_now
-        reserve = (
-            change.backup_reserve_raw if change.backup_reserve_raw is not None else reserve_now
-        )
-        if mode is None or reserve is None:
-            raise CommandError("the gateway did not report its current mode and reserve")
-        if mode == mode_now and reserve_now is not None and _same_reserve(reserve, reserve_now):
-            return Outcome("unchanged", _operation_data(mode, reserve_now))
-        body = {"real_mode": mode, "backup_reserve_percent": reserve}
-        self._mark_write(change.kinds)
-        await self._client.request("POST", OPERATION_PATH, payload=body)
-        await self._client.request("GET", COMPLETE_PATH)
-
-        async def matches() -> dict[str, Any] | None:
-            now = await self._client.read(OPERATION)
-            got = now.backup_reserve_percent
-            same_mode = now.real_mode is not None and now.real_mode.raw == mode
-            if same_mode and got is not None and _same_reserve(reserve, got):
-                return _operation_data(mode, got)
-            return None
-
-        return await self._confirm(matches, "the new mode and reserve")
-
-    async def _set_off_grid(self, off_grid: bool) -> Outcome:
-        goal = GridStatus.ISLANDED_ACTIVE if off_grid else GridStatus.CONNECTED
-        current = await self._client.read(GRID_STATUS)
-        if current.grid_status.value is goal:
-            return Outcome("unchanged", {"off_grid": off_grid})
-        mode = "intentional_reconnect_failsafe" if off_grid else "backup"
-        self._mark_write(frozenset({Kind.OFF_GRID}))
-        await self._client.request("POST", ISLANDING_PATH, payload={"island_mode": mode})
-
-        async def matches() -> dict[str, Any] | None:
-            now = await self._client.read(GRID_STATUS)
-            return {"off_grid": off_grid} if now.grid_status.value is goal else None
-
-        return await self._confirm(matches, "off-grid" if off_grid else "back on the grid")
-
-    async def _set_sitemaster(self, action: str) -> Outcome:
-        running_goal = action == "run"
-        current = await self._client.read(SITEMASTER)
-        if current.running is running_goal:
-            return Outcome("unchanged", {"sitemaster": action})
-        self._mark_write(frozenset({Kind.SITEMASTER}))
-        path = SITEMASTER_RUN_PATH if running_goal else SITEMASTER_STOP_PATH
-        await self._client.request("GET", path)  # both are GETs in the documented API
-
-        async def matches() -> dict[str, Any] | None:
-            now = await self._client.read(SITEMASTER)
-            return {"sitemaster": action} if now.running is running_goal else None
-
-        return await self._confirm(
-            matches, "the sitemaster " + ("running" if running_goal else "stopped")
+    def _check_island_confirmed(self, change: Change) -> None:
+        """Off-grid over v1r needs `"confirm": true`, or the same command twice within
+        ISLAND_CONFIRM_S: one stray or replayed `true` never islands a house."""
+        if not change.off_grid or change.confirm:
+            return
+        asked, self._island_asked = self._island_asked, self._clock()
+        if asked is not None and self._island_asked - asked <= ISLAND_CONFIRM_S:
+            self._island_asked = None
+            return
+        raise CommandError(
+            'going off-grid needs confirming: send {"off_grid": true, "confirm": true} to the '
+            f"gateway's set topic, or off_grid true again within {ISLAND_CONFIRM_S:.0f} s"
         )
 
     def _mark_write(self, kinds: frozenset[Kind]) -> None:
@@ -297,15 +297,3 @@ class CommandExecutor:
                 await self._sleep(CONFIRM_POLL)
         finally:
             self._refresh()
-
-
-def _same_reserve(wanted: float, got: float) -> bool:
-    return abs(wanted - got) <= RESERVE_TOLERANCE
-
-
-def _operation_data(mode: str, reserve_raw: float) -> dict[str, Any]:
-    return {
-        "operation_mode": mode,
-        "backup_reserve": round(app_from_raw(reserve_raw), 1),
-        "backup_reserve_raw": round(reserve_raw, 3),
-    }

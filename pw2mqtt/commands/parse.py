@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
@@ -19,6 +20,7 @@ from typing import Any, Final
 from pw2mqtt.entities.catalogue import SETTABLE_MODES
 from pw2mqtt.errors import CommandError
 from pw2mqtt.gateway.percent import raw_from_app
+from pw2mqtt.gateway.signed_config import EXPORT_RULES
 
 MAX_PAYLOAD: Final = 4096
 MAX_TRANSACTION: Final = 256
@@ -34,6 +36,17 @@ class Kind(StrEnum):
     BACKUP_RESERVE = "backup_reserve"
     OFF_GRID = "off_grid"
     SITEMASTER = "sitemaster"
+    GRID_CHARGING = "grid_charging"
+    EXPORT_RULE = "export_rule"
+    MANUAL_BACKUP = "manual_backup"
+
+
+SIGNED_ONLY: Final = frozenset({Kind.GRID_CHARGING, Kind.EXPORT_RULE, Kind.MANUAL_BACKUP})
+"""Kinds that only signed local control (v1r) can change."""
+BACKUP_DEFAULT_S: Final = 3600  # `start` without a duration
+BACKUP_MIN_S: Final = 60  # the gateway refuses shorter events
+BACKUP_MAX_S: Final = 7 * 24 * 3600
+CANCEL: Final = 0  # `Change.manual_backup` of a cancel
 
 
 _MODE_ALIASES: Final = {"self_powered": "self_consumption", "time_based_control": "autonomous"}
@@ -44,13 +57,25 @@ _FALSE: Final = frozenset({"false", "off"})
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$", re.ASCII)
 _SPACE: Final = " \t\r\n"  # the blanks stripped around a value; others (U+00A0, …) are refused
 
-FIELDS: Final = ("operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster")
+FIELDS: Final = (
+    "operation_mode",
+    "backup_reserve",
+    "backup_reserve_raw",
+    "off_grid",
+    "sitemaster",
+    "grid_charging",
+    "export_rule",
+    "manual_backup",
+)
 FIELD_KINDS: Final = {
     "operation_mode": Kind.OPERATION_MODE,
     "backup_reserve": Kind.BACKUP_RESERVE,
     "backup_reserve_raw": Kind.BACKUP_RESERVE,
     "off_grid": Kind.OFF_GRID,
     "sitemaster": Kind.SITEMASTER,
+    "grid_charging": Kind.GRID_CHARGING,
+    "export_rule": Kind.EXPORT_RULE,
+    "manual_backup": Kind.MANUAL_BACKUP,
 }
 
 
@@ -62,19 +87,23 @@ class Change:
     backup_reserve_raw: float | None = None
     off_grid: bool | None = None
     sitemaster: str | None = None  # "run" or "stop"
+    grid_charging: bool | None = None
+    export_rule: str | None = None  # one of EXPORT_RULES
+    manual_backup: int | None = None  # seconds of a manual backup event; CANCEL cancels it
+    confirm: bool = False  # `"confirm": true` beside `"off_grid": true`
 
     @property
     def kinds(self) -> frozenset[Kind]:
-        kinds = set()
-        if self.operation_mode is not None:
-            kinds.add(Kind.OPERATION_MODE)
-        if self.backup_reserve_raw is not None:
-            kinds.add(Kind.BACKUP_RESERVE)
-        if self.off_grid is not None:
-            kinds.add(Kind.OFF_GRID)
-        if self.sitemaster is not None:
-            kinds.add(Kind.SITEMASTER)
-        return frozenset(kinds)
+        values = {
+            Kind.OPERATION_MODE: self.operation_mode,
+            Kind.BACKUP_RESERVE: self.backup_reserve_raw,
+            Kind.OFF_GRID: self.off_grid,
+            Kind.SITEMASTER: self.sitemaster,
+            Kind.GRID_CHARGING: self.grid_charging,
+            Kind.EXPORT_RULE: self.export_rule,
+            Kind.MANUAL_BACKUP: self.manual_backup,
+        }
+        return frozenset(kind for kind, value in values.items() if value is not None)
 
     def describe(self) -> dict[str, Any]:
         """The change as the user would write it (reserve on the app scale, with the raw value)."""
@@ -88,6 +117,12 @@ class Change:
             out["off_grid"] = self.off_grid
         if self.sitemaster is not None:
             out["sitemaster"] = self.sitemaster
+        if self.grid_charging is not None:
+            out["grid_charging"] = self.grid_charging
+        if self.export_rule is not None:
+            out["export_rule"] = self.export_rule
+        if self.manual_backup is not None:
+            out["manual_backup"] = self.manual_backup or "cancel"
         return out
 
 
@@ -104,7 +139,10 @@ def parse_field_set(gateway: str, key: str, payload: bytes, *, source: str = "")
     """`<base>/<gw>/<key>/set` with a plain value (a JSON string, number or bool also works)."""
     if key not in FIELDS:
         raise CommandError(f"{key!r} cannot be set; settable: {', '.join(FIELDS)}")
-    value = _decode_plain(payload)
+    if key == "manual_backup" and payload.lstrip(_SPACE.encode())[:1] == b"{":
+        value: Any = _decode_object(payload)  # {"duration": seconds}
+    else:
+        value = _decode_plain(payload)
     return CommandRequest(gateway, _change({key: value}), source=source)
 
 
@@ -122,14 +160,17 @@ def parse_json_set(
             gateway = named
         elif named is not None and named != gateway:
             raise CommandError(f'"gateway" {named!r} does not match the topic\'s {gateway!r}')
-        unknown = sorted(set(body) - set(FIELDS))
+        unknown = sorted(set(body) - {*FIELDS, "confirm"})
         if unknown:
             raise CommandError(
                 f"unknown field(s) {', '.join(unknown)}; settable: {', '.join(FIELDS)}"
             )
+        confirm = body.pop("confirm", None)
         if not body:
             raise CommandError(f"nothing to change; settable: {', '.join(FIELDS)}")
         change = _change(body)
+        if confirm is not None:
+            change = _confirmed(change, confirm)
     except CommandError as err:
         err.transaction = transaction
         raise
@@ -156,26 +197,17 @@ def transaction_of(payload: bytes) -> Transaction:
 
 
 def _change(values: dict[str, Any]) -> Change:
-    change = Change()
     if "backup_reserve" in values and "backup_reserve_raw" in values:
         raise CommandError("give backup_reserve or backup_reserve_raw, not both")
+    fields: dict[str, Any] = {}
     for key, value in values.items():
-        if key == "operation_mode":
-            change = replace(change, operation_mode=_mode(value))
-        elif key == "backup_reserve":
-            app = _percent(value, key, 0.0)
-            change = replace(change, backup_reserve_raw=round(raw_from_app(app), 3))
-        elif key == "backup_reserve_raw":
-            change = replace(change, backup_reserve_raw=round(_percent(value, key, 5.0), 3))
-        elif key == "off_grid":
-            change = replace(change, off_grid=_boolean(value, key))
-        elif key == "sitemaster":
-            change = replace(change, sitemaster=_sitemaster(value))
+        attribute, parse = _PARSERS[key]
+        fields[attribute] = parse(value, key)
+    change = Change(**fields)
     kinds = change.kinds
-    if Kind.SITEMASTER in kinds and len(kinds) > 1:
-        raise CommandError("sitemaster must be sent on its own")
-    if Kind.OFF_GRID in kinds and len(kinds) > 1:
-        raise CommandError("off_grid must be sent on its own")
+    for alone in _ALONE:
+        if alone in kinds and len(kinds) > 1:
+            raise CommandError(f"{alone} must be sent on its own")
     return change
 
 
@@ -221,6 +253,61 @@ def _sitemaster(value: Any) -> str:
     if text not in {"run", "stop"}:
         raise CommandError("sitemaster must be run or stop")
     return text
+
+
+def _confirmed(change: Change, confirm: Any) -> Change:
+    if change.off_grid is None:
+        raise CommandError('"confirm" goes with "off_grid" only')
+    if not isinstance(confirm, bool):
+        raise CommandError('"confirm" must be true or false')
+    return replace(change, confirm=confirm)
+
+
+def _export_rule(value: Any) -> str:
+    text = _word(value) if isinstance(value, str) else None
+    if text not in EXPORT_RULES:
+        raise CommandError(f"export_rule must be one of {', '.join(EXPORT_RULES)}")
+    return text
+
+
+def _manual_backup(value: Any) -> int:
+    """`start` (an hour), `cancel`, seconds, or `{"duration": seconds}`."""
+    wrong = (
+        f"manual_backup must be start, cancel, or a whole number of seconds from "
+        f'{BACKUP_MIN_S} to {BACKUP_MAX_S} (also as {{"duration": seconds}})'
+    )
+    if isinstance(value, dict):
+        if set(value) != {"duration"}:
+            raise CommandError(wrong)
+        value = value["duration"]
+    elif isinstance(value, str) and _word(value) in ("start", "cancel"):
+        return BACKUP_DEFAULT_S if _word(value) == "start" else CANCEL
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,7}", value.strip(_SPACE), re.ASCII):
+        value = int(value.strip(_SPACE))
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CommandError(wrong)
+    if not BACKUP_MIN_S <= value <= BACKUP_MAX_S:
+        raise CommandError(wrong)
+    return value
+
+
+_PARSERS: Final[dict[str, tuple[str, Callable[[Any, str], Any]]]] = {
+    # field → (the Change attribute it sets, its parser)
+    "operation_mode": ("operation_mode", lambda v, k: _mode(v)),
+    "backup_reserve": (
+        "backup_reserve_raw",
+        lambda v, k: round(raw_from_app(_percent(v, k, 0.0)), 3),
+    ),
+    "backup_reserve_raw": ("backup_reserve_raw", lambda v, k: round(_percent(v, k, 5.0), 3)),
+    "off_grid": ("off_grid", _boolean),
+    "sitemaster": ("sitemaster", lambda v, k: _sitemaster(v)),
+    "grid_charging": ("grid_charging", _boolean),
+    "export_rule": ("export_rule", lambda v, k: _export_rule(v)),
+    "manual_backup": ("manual_backup", lambda v, k: _manual_backup(v)),
+}
+_ALONE: Final = (Kind.SITEMASTER, Kind.OFF_GRID, Kind.MANUAL_BACKUP)
 
 
 def _word(value: str) -> str:

@@ -14,6 +14,14 @@ MAX_SUMMARY: Final = 255  # the longest state Home Assistant keeps
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a gateway did: `applied` (confirmed), `unchanged` (already so); errors raise."""
+
+    status: str  # "applied" | "unchanged"
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class CommandResult:
     """`refused`: the gateway said no (403/404/405), now or recently; `failed`: it could not
     be carried out now; `rejected`: it never reached the gateway (bad value, not enabled)."""

@@ -34,6 +34,7 @@ from pw2mqtt.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
 
+MAX_CLEARING = 1000
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 OnResult = Callable[[CommandResult], Awaitable[None]]
 
@@ -66,6 +67,7 @@ class CommandService:
         self._executors = executors
         self._spawn = spawn
         self._on_result = on_result
+        self._clearing: set[str] = set()  # topics whose clearing message comes back to us
 
     @staticmethod
     def subscriptions_for(topics: Topics) -> list[tuple[str, int]]:
@@ -76,9 +78,15 @@ class CommandService:
         route = self._route(message.topic, message.payload)
         if route is None:
             return
+        if not message.payload and message.topic in self._clearing:
+            self._clearing.discard(message.topic)
+            return  # our own clearing of a retained command, handed back by the broker
         reply = _Reply(route.response, message.response_topic, message.correlation_data)
         if message.retain:
-            _LOGGER.warning("ignored a retained command on %s", message.topic)
+            if not message.payload:
+                return  # the broker handing on a cleared retained command: nothing to answer
+            _LOGGER.warning("ignored a retained command on %s; clearing it", message.topic)
+            await self._clear_retained(message.topic)
             await self._answer_error(
                 reply,
                 "ignored: retained command messages are never executed "
@@ -105,8 +113,9 @@ class CommandService:
     async def announce_availability(self, slug: str) -> None:
         """Publish, retained, whether each enabled command kind may be sent to a gateway."""
         executor = self._executors().get(slug)
+        settings = executor.settings if executor else self._settings
         messages = []
-        for kind in sorted(self._settings.enabled):
+        for kind in sorted(settings.enabled):
             refused = executor.refusal(Kind(kind)) if executor else None
             state = "offline" if refused else "online"
             messages.append(Outgoing(self._topics.command_availability(slug, kind), state, True, 1))
@@ -146,7 +155,7 @@ class CommandService:
                 f"unknown gateway {request.gateway!r} (known: {known})", request.transaction
             )
         disabled = sorted(
-            kind for kind in request.change.kinds if kind not in self._settings.enabled
+            kind for kind in request.change.kinds if kind not in executor.settings.enabled
         )
         if disabled:
             names = ", ".join(disabled)
@@ -219,6 +228,14 @@ class CommandService:
         if any(executor.refusal(kind) for kind in request.change.kinds):
             await self._safely(self.announce_availability(request.gateway))
         await self._event("command_failed", request, {})
+
+    async def _clear_retained(self, topic: str) -> None:
+        """An empty retained message on this one command topic (the message's own, never a
+        filter), so the broker stops handing the command to every new subscriber."""
+        if len(self._clearing) > MAX_CLEARING:
+            self._clearing.clear()
+        self._clearing.add(topic)
+        await self._safely(self._connection.publish(Outgoing(topic, "", retain=True, qos=1)))
 
     async def _answer_error(
         self, reply: _Reply, error: str, transaction: Transaction, source: str

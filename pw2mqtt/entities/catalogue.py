@@ -507,6 +507,22 @@ ENTITIES: tuple[Entity, ...] = (
         control=Control("sitemaster", "button", "sitemaster", press="stop"), control_only=True,
     ),
     Entity(
+        "manual_backup_start", "Manual backup start",
+        "Charge the batteries and hold them full for an hour (a manual backup event; signed "
+        "local control only).",
+        "grid_status", _no_state,
+        category="config", icon="mdi:battery-charging-high",
+        control=Control("manual_backup", "button", "manual_backup", press="start"),
+        control_only=True,
+    ),
+    Entity(
+        "manual_backup_cancel", "Manual backup cancel", "Cancel the manual backup event.",
+        "grid_status", _no_state,
+        category="config", icon="mdi:battery-off-outline",
+        control=Control("manual_backup", "button", "manual_backup", press="cancel"),
+        control_only=True,
+    ),
+    Entity(
         "backup_reserve_raw", "Backup reserve (raw)",
         "The reserve as stored (raw %)." + _SIGNED_STAND_IN,
         "operation", _reserve_raw,
@@ -519,7 +535,8 @@ ENTITIES: tuple[Entity, ...] = (
         "(config.json's `disallow_charge_from_grid_with_solar_installed`, which the Tesla app "
         "shows as Grid Charging). Read through signed control (`/tedapi/v1r`) with a paired key.",
         SIGNED_CONFIG, _signed_reader("grid_charging"),
-        platform="binary_sensor", category="diagnostic", icon="mdi:transmission-tower-import",
+        platform="binary_sensor", category="config", icon="mdi:transmission-tower-import",
+        control=Control("grid_charging", "switch", "grid_charging"),
     ),
     Entity(
         "export_rule", "Export rule",
@@ -527,8 +544,9 @@ ENTITIES: tuple[Entity, ...] = (
         "only) or never (config.json's `customer_preferred_export_rule`). Read through signed "
         "control (`/tedapi/v1r`) with a paired key.",
         SIGNED_CONFIG, _signed_reader("export_rule"),
-        device_class="enum", options=EXPORT_RULES, category="diagnostic",
+        device_class="enum", options=EXPORT_RULES, category="config",
         icon="mdi:transmission-tower-export",
+        control=Control("export_rule", "select", "export_rule", options=EXPORT_RULES),
     ),
     Entity(
         "sitemaster_running", "Sitemaster running",

@@ -177,9 +177,29 @@ detail.
 _COMMANDS = f"""## Commands
 
 Commands change a house's power supply, so each kind is off until enabled in the settings
-(`commands.operation_mode`, `commands.backup_reserve`; `commands.off_grid` and
-`commands.sitemaster` also need `commands.allow_grid_control: true`). A disabled kind is
-answered with an error and never reaches the gateway.
+(`commands.operation_mode`, `commands.backup_reserve`, `commands.grid_charging`,
+`commands.export_rule`, `commands.manual_backup`; `commands.off_grid` and
+`commands.sitemaster` also need `commands.allow_grid_control: true`), globally or per gateway
+(`gateways[].commands`, key by key over the global block). A disabled kind is answered with an
+error and never reaches the gateway.
+
+How a command reaches the gateway (`commands.transport`): `auto` (the default) uses signed local
+control (TEDAPI v1r, a key paired with `pw2mqtt pair`) when the gateway says the key is
+verified, else the documented REST calls; `v1r` uses only signed control and refuses, naming
+the key's state (pending, unknown), when it cannot (never falling back to REST logins that could
+lock the account out); `rest` uses only REST. Over signed control, mode, reserve, grid charging
+and the export rule are written through the gateway's config.json (read, change only those
+keys, write with the read's hash, once more if the file changed meanwhile) and read back; the
+answer's `data.transport` is `v1r`. The reserve may go up to 100 %. When the gateway stores such
+a write without applying it (seen on 26.10 firmware), pw2mqtt schedules a 60 s manual backup
+event and cancels it, which makes the gateway apply it, and says so in `data.workaround`
+(`commands.dispatch_workaround: false` turns this off). `sitemaster` always goes over REST, and
+`off_grid` too unless the transport is `v1r`. Off-grid over signed control is **experimental**
+(the island message is known from public protocol definitions, not shown publicly to work on a
+real gateway; an error the gateway answers is reported as it is), and going off-grid needs
+`{{"off_grid": true, "confirm": true}}` on `{_TOPICS.gateway_set(GW)}`, or the same command twice
+within 30 s, so one stray or replayed `true` never islands a house. A REST 403 on mode or
+reserve without a verified key ends with "pair a key: pw2mqtt pair".
 
 | Topic | Payload |
 |---|---|
@@ -189,6 +209,9 @@ answered with an error and never reaches the gateway.
 | (any of these) | ASCII only: digits `0`-`9`, `.`, a leading `+`/`-` and spaces or tabs around the value; Arabic-Indic, full-width or other digits, look-alike letters and other spaces are refused |
 | `{_TOPICS.field_set(GW, "off_grid")}` | `true`/`false` or `ON`/`OFF` |
 | `{_TOPICS.field_set(GW, "sitemaster")}` | `run` or `stop` |
+| `{_TOPICS.field_set(GW, "grid_charging")}` | `true`/`false` or `ON`/`OFF` (signed control only) |
+| `{_TOPICS.field_set(GW, "export_rule")}` | `battery_ok`, `pv_only` or `never` (signed control only) |
+| `{_TOPICS.field_set(GW, "manual_backup")}` | `start` (an hour), seconds from 60 to 604800, `{{"duration": seconds}}`, or `cancel`: a manual backup event charges the batteries and holds them full; a running one is cancelled first (signed control only) |
 | `{_TOPICS.gateway_set(GW)}` | JSON, one change: `{{"operation_mode": "backup", "backup_reserve": 20, "transaction": "t1"}}` |
 | `{_TOPICS.request("gateway/set")}` | the same JSON with `"gateway": "<gw>"` |
 
@@ -201,7 +224,8 @@ response topic and correlation data are honoured as well.
 - `ok` means the gateway shows the new state: pw2mqtt reads it back until it matches (or
   answers an error after `commands.confirm_timeout` seconds); the new state then reaches the
   state topics through the normal poll. `data.unchanged` is `true` when nothing needed to change.
-- Never executed: retained command messages (always ignored; under MQTT 5 even when published
+- Never executed: retained command messages (always ignored, and cleared with an empty retained
+  message on that topic so the broker stops handing them out; under MQTT 5 even when published
   while the bridge is connected), commands while the gateway is unavailable or paused (not
   queued for later), a command superseded by a newer one of the same kind while it waited.
 - One command runs at a time per gateway, at most one write of a kind every
@@ -224,7 +248,8 @@ response topic and correlation data are honoured as well.
 
 In Home Assistant an enabled kind turns its entity into a control: a select for the mode, a
 number (0-100, step 1) for the reserve, a switch for off-grid and two buttons for the
-sitemaster (the last three under configuration, disabled until you enable them). The entity
+sitemaster (the last three under configuration, disabled until you enable them), and two
+buttons for the manual backup event (start for an hour, cancel; under configuration). The entity
 that reports on commands:
 
 """

@@ -223,7 +223,9 @@ async def test_customer_write_refused_then_refused_locally(
     async with bridge_for(broker, sim, tmp_path) as probe:
         answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "25")
         assert answer["status"] == "error"
-        assert answer["error"] == "not permitted for the customer role on firmware 21.44 (403)"
+        assert answer["error"] == (
+            "not permitted for the customer role on firmware 21.44 (403); pair a key: pw2mqtt pair"
+        )
         await probe.wait_for(
             f"{BASE}/{SLUG}/backup_reserve/availability", lambda m: m.text == "offline"
         )
@@ -425,6 +427,7 @@ async def test_random_topics_and_payloads_never_write(
     rng = random.Random(20261123)
     alphabet = 'abcdefghijklmnopqrstuvwxyz_0123456789 .-{}[]":,ONFTRUE\\\x00é'
     keys = ["operation_mode", "backup_reserve", "backup_reserve_raw", "off_grid", "sitemaster",
+            "grid_charging", "export_rule", "manual_backup",
             "grid_power", "", "set", "x"]  # fmt: skip
     messages: list[tuple[str, bytes]] = []
     while len(messages) < 1000:

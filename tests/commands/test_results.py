@@ -18,7 +18,7 @@ from tests.mqtt_probe import Broker
 LAST = f"{BASE}/{SLUG}/last_command"
 DETAILS = f"{BASE}/{SLUG}/last_command_details"
 __all__ = ["sim"]  # the fixture, shared with test_commands
-REFUSED = "not permitted for the customer role on firmware 21.44 (403)"
+REFUSED = "not permitted for the customer role on firmware 21.44 (403); pair a key: pw2mqtt pair"
 
 
 @pytest.mark.parametrize("sim", ["21.44"], indirect=True)

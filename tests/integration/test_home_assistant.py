@@ -17,7 +17,7 @@ import aiomqtt
 import pytest
 import yaml
 
-from pw2mqtt.gateway.tedapi.keys import KEY_FILE_NAME, generate_key, save_key
+from pw2mqtt.gateway.tedapi.keys import KEY_FILE_NAME, generate_key, key_path_for, save_key
 from pw2mqtt.mqtt.topics import gateway_slug
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
 from pw2mqtt.simulator.keys import KeyState
@@ -42,6 +42,7 @@ async def run_rig(
     wait: float = 12.0,
     commands: dict[str, Any] | None = None,
     calls: tuple[str, ...] = (),
+    name: str | None = None,
 ) -> dict[str, Any]:
     mqtt_port = free_port()
     config = tmp_path / "pw2mqtt.yaml"
@@ -51,7 +52,10 @@ async def run_rig(
                 [sim],
                 {"host": "127.0.0.1", "port": mqtt_port, "client_id": "pw2mqtt-ha"},
                 tmp_path / "state",
-                gateway={"poll": {"fast": 2.0, "medium": 4.0, "slow": 60.0}},
+                gateway={
+                    "poll": {"fast": 2.0, "medium": 4.0, "slow": 60.0},
+                    **({"name": name} if name else {}),
+                },
                 commands=commands or {},
             )
         )
@@ -222,7 +226,8 @@ async def test_a_refused_control_stays_usable_and_says_why(tmp_path: Path) -> No
     assert float(states[RESERVE]) == reserve_before  # available, and the real value
     assert states[MODE] == "self_consumption"  # refused along with it, still available
     assert states[LAST_COMMAND] == (
-        "backup_reserve 30: refused, not permitted for the customer role on firmware 21.44 (403)"
+        "backup_reserve 30: refused, not permitted for the customer role on firmware 21.44 (403); "
+        "pair a key: pw2mqtt pair"
     )
     [last] = [e for e in result["entities"] if e["entity_id"] == LAST_COMMAND]
     assert last["entity_category"] == "diagnostic"
@@ -250,3 +255,29 @@ async def test_a_powerwall_3_with_a_paired_key_shows_its_settings(tmp_path: Path
     assert entities["grid_charging"]["state"] == "on"
     assert entities["export_rule"]["state"] == "pv_only"
     assert entities["export_rule"]["entity_category"] == "diagnostic"
+
+
+async def test_a_manual_backup_from_home_assistant_on_a_powerwall_3(tmp_path: Path) -> None:
+    """A paired key, signed control: Home Assistant's button starts a manual backup event."""
+    key = generate_key(key_size=2048)
+    save_key(key, key_path_for(tmp_path / "state"))
+    options = SimulatorOptions(control_port=None, speed=1.0, profile="pw3")
+    async with GatewaySimulator(options) as sim:
+        sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+        result = await run_rig(
+            sim,
+            tmp_path,
+            commands={"manual_backup": True, "min_interval": 0.5},
+            calls=(f'button.press {{"entity_id": "{BACKUP_START}"}}',),
+            name="pw3",
+        )
+        event = sim.signed.state_json(sim.now())["manual_backup_until"]
+    assert result["log_issues"] == []
+    [press] = result["calls"]
+    assert press["ok"], press
+    [start] = [m for m in press["published"] if m["topic"].endswith("/manual_backup/set")]
+    assert (start["payload"], start["retain"]) == ("start", False)
+    assert event is not None  # the gateway holds a manual backup event
+
+
+BACKUP_START = "button.powerwall_pw3_manual_backup_start"
