@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from pw2mqtt.bridge.health import _rss_bytes
+from pw2mqtt.bridge.health import HEALTH_INTERVAL, _rss_bytes
+from pw2mqtt.bridge.refresh import GET_SPACING
 from pw2mqtt.gateway.rate import HourlyCount
+from pw2mqtt.reference.topics import render
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions
 from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe, ProbeMessage
@@ -128,3 +130,10 @@ def test_rss_is_read_from_proc() -> None:
     rss = _rss_bytes()
     assert rss is not None
     assert rss > 1_000_000
+
+
+def test_the_topic_reference_gives_the_intervals_in_use() -> None:
+    """The generators may not import the bridge, so the figures are written out there."""
+    text = render()
+    assert f"Sent every {HEALTH_INTERVAL:.0f} s" in text
+    assert f"per gateway every {GET_SPACING:g} s" in text
