@@ -1,7 +1,8 @@
 """`<base>/bridge/health`: how each gateway and the process fare, for people and monitors.
 
-Sent retained every `interval` seconds, and as soon as something that matters changes (a gateway
-going offline or back, a new reason, a command's result); counters ticking do not send it.
+Sent retained every `interval` seconds, and soon after something that matters changes (a gateway
+going offline or back, a new reason, a command's result; at most every `MIN_SPACING` seconds);
+counters ticking do not send it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 60.0
 CHECK_INTERVAL = 1.0
+MIN_SPACING = 5.0  # a change waits this long after the last send: at 1000 gateways it is big
 ACCEPTED = frozenset({"applied", "unchanged"})
 _PROC_STATUS = Path("/proc/self/status")
 
@@ -131,11 +133,12 @@ class HealthReporter:
         self.interval = interval
         self._started = time.monotonic()
         self._sent: tuple[object, ...] | None = None
-        self._sent_at = 0.0
+        self._sent_at = -interval
 
     def forget(self) -> None:
         """After a reconnect: send it again at once."""
         self._sent = None
+        self._sent_at = -self.interval
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -156,7 +159,8 @@ class HealthReporter:
             return
         matters = _what_matters(self._gateways)
         now = time.monotonic()
-        if matters == self._sent and now - self._sent_at < self.interval:
+        since = now - self._sent_at
+        if since < (self.interval if matters == self._sent else MIN_SPACING):
             return
         message = Outgoing(self._topics.bridge_health, json.dumps(self.payload()), True, 1)
         try:

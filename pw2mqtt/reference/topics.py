@@ -75,7 +75,7 @@ def _bridge_topics() -> tuple[_Topic, ...]:
             "`poll_latency_ms` (`last` and `average` of the reads of power flows, charge and "
             "grid status), `requests_per_hour` and `logins_per_hour` (sent in the last hour), "
             "`commands` (`accepted`: applied or unchanged; `refused`: refused, failed or "
-            "rejected). Sent every 60 s, and at once when a gateway goes "
+            "rejected). Sent every 60 s, and within 5 s when a gateway goes "
             "offline or back, its error or a command count changes; not on counters ticking.",
         ),
         _Topic(
