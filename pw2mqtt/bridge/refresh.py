@@ -106,6 +106,12 @@ class Refresher:
         if current is not None and not current.done:
             current.askers.append(asker)  # answered, coalesced, when that read is over
             return
+        paused = gateway.client.paused_for
+        if paused > 0:  # asking now would only count as one more failed poll
+            error = f"the gateway is paused for {paused:.0f} s more; not read"
+            body = {"status": "error", "data": {"gateway": slug}, "error": error}
+            await self._answer(asker, body)
+            return
         wait = self._started.get(slug, -self._spacing) + self._spacing - time.monotonic()
         if wait > 0:
             error = f"rate-limited: at most one forced read per {self._spacing:g} s"
@@ -128,7 +134,7 @@ class Refresher:
         except GatewayError as err:
             update = GatewayUpdate(None, err, answered=False)
         read.done = True
-        if update.error is None:
+        if update.error is None and update.answered:
             self._on_read(gateway)
         for index, asker in enumerate(read.askers):
             await self._answer(asker, _outcome(gateway, slug, update, asker, coalesced=index > 0))
@@ -165,9 +171,10 @@ def _outcome(
     gateway: BridgedGateway, slug: str, update: GatewayUpdate, asker: _Asker, *, coalesced: bool
 ) -> dict[str, Any]:
     data: dict[str, Any] = {"gateway": slug, "coalesced": coalesced}
-    if update.error is not None or update.snapshot is None:
-        error = reason_text(update.error) if update.error else "no answer"
-        return {"status": "error", "data": data, "error": error}
+    failure = update.error or (None if update.answered else gateway.poller.last_failure)
+    if failure is not None or update.snapshot is None or not update.answered:
+        error = reason_text(failure) if failure else "no answer"
+        return {"status": "error", "data": data, "error": f"not read: {error}"}
     data["read"] = sorted(update.snapshot.fresh)
     data["values"] = _values(gateway, asker.fields)
     return {"status": "ok", "data": data}

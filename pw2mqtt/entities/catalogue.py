@@ -624,7 +624,8 @@ LAST_ERROR: Final = Entity(
 HEALTH_ENTITIES: Final = (
     Entity(
         "poll_latency", "Poll latency",
-        "How long the last read of power flows, charge and grid status took, in milliseconds.",
+        "How long the last poll that read power flows, charge and grid status took, in "
+        "milliseconds.",
         HEALTH_SOURCE, _no_state,
         unit="ms", device_class="duration", state_class="measurement", precision=0,
         deadband=50.0, category="diagnostic", icon="mdi:timer-outline",

@@ -131,6 +131,7 @@ class GatewayPoller:
         self.failures = 0  # polls in a row in which the gateway's core reads got no answer
         self._reason: tuple[str, str | None] | None = None
         self.latency = Latency()
+        self.last_failure: GatewayError | None = None  # why the last failed poll failed
         self._waiters: list[asyncio.Future[GatewayUpdate]] = []
 
     @property
@@ -297,6 +298,7 @@ class GatewayPoller:
 
     def _count_failure(self, err: GatewayError | None) -> None:
         self.failures += 1
+        self.last_failure = err
         if self.failures == 1:
             self._reason = None
         reason = failure_kind(err) if err is not None else None

@@ -149,3 +149,27 @@ async def test_a_retained_get_and_bad_gets_are_answered_and_not_acted_on(
     assert "nosuchgateway" in body(stranger)["error"]
     assert not reads
     assert any("retained" in text for text in logs)
+
+
+async def test_a_get_to_a_paused_gateway_is_answered_without_a_read(
+    broker: Broker, sim: GatewaySimulator, tmp_path: Path
+) -> None:
+    async with MqttProbe(broker, ["pw2mqtt/#"]) as probe:
+        async with running_bridge(settings(broker, sim, tmp_path)):
+            await started(probe)
+            sim.set_faults(busy=True)
+            mark = probe.mark()
+            await probe.publish(GET, "")  # the 503 to this read pauses the gateway
+            first = await probe.wait_for(ANSWER, timeout=10, start=mark)
+            await probe.wait_for(
+                f"{BASE}/bridge/logging", lambda m: b"leaving the gateway alone" in m.payload
+            )
+            calls = len(sim.calls)
+            mark = probe.mark()
+            await probe.publish(GET, "")
+            paused = await probe.wait_for(ANSWER, timeout=5, start=mark)
+            asked = sim.calls[calls:]
+    assert body(first)["status"] == "error"
+    assert "busy" in body(first)["error"]
+    assert "paused" in body(paused)["error"]
+    assert asked == []
