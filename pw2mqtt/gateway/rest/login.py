@@ -15,6 +15,7 @@ from pw2mqtt.errors import (
     StateNotKeptError,
 )
 from pw2mqtt.gateway.connection import Answer, GatewayConnection, error_text
+from pw2mqtt.gateway.pace import LOGINS
 from pw2mqtt.gateway.rate import HourlyCount
 from pw2mqtt.gateway.rest.statuses import status_error
 from pw2mqtt.gateway.state import StoredSession, credential_hash
@@ -83,6 +84,7 @@ class RestLogin:
                 "password": self._settings.password.get_secret_value(),
                 "force_sm_off": False,
             }
+            await LOGINS.turn()
             self.logins += 1
             self.recent_logins.add()
             answer = await self._connection.send("POST", LOGIN_PATH, json_body=payload)
