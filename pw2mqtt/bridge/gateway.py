@@ -41,6 +41,7 @@ class BridgedGateway:
     published_before: bool = False  # a slug was saved: Home Assistant knows this device
     last_error: str | None = None  # why the gateway is offline; None while it answers
     last_error_sent: str | None = None  # what `<gw>/last_error` says
+    command_counts: dict[str, int] = field(default_factory=dict)  # command results by status
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
     _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 

@@ -12,12 +12,15 @@ from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.health import health_value
 from pw2mqtt.bridge.identity import GatewayIdentityError, gateway_identity, rest_din
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
 from pw2mqtt.bridge.reasons import reason_text
 from pw2mqtt.entities.catalogue import (
     COMMAND_ENTITIES,
     COMMANDS_SOURCE,
+    HEALTH_ENTITIES,
+    HEALTH_SOURCE,
     LAST_ERROR,
     LAST_ERROR_OK,
     Entity,
@@ -80,6 +83,7 @@ class GatewayPublisher:
                 *entities_for(snapshot, self._controls(gateway)),
                 *(e for e in ALERT_ENTITIES if e.value(snapshot) is not None),
                 LAST_ERROR,
+                *HEALTH_ENTITIES,
                 *command_entities(self._controls(gateway)),
             ),
         )
@@ -271,6 +275,8 @@ def _value(gateway: BridgedGateway, snapshot: GatewaySnapshot, entity: Entity) -
     if entity.source == COMMANDS_SOURCE:
         result = gateway.last_command
         return None if result is None else result.summary
+    if entity.source == HEALTH_SOURCE:
+        return health_value(gateway, entity)
     return entity.value(snapshot)
 
 

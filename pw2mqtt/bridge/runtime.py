@@ -8,6 +8,7 @@ only the latest snapshot per gateway, never a backlog.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -17,10 +18,13 @@ from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
 from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.health import HealthReporter
 from pw2mqtt.bridge.log_relay import LogRelay
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
 from pw2mqtt.bridge.publisher import GatewayPublisher
+from pw2mqtt.bridge.refresh import Refresher
 from pw2mqtt.bridge.status import bridge_info, keep_status_file
+from pw2mqtt.bridge.throttle import Throttled
 from pw2mqtt.commands.executor import CommandExecutor
 from pw2mqtt.commands.result import CommandResult
 from pw2mqtt.commands.service import CommandService
@@ -41,6 +45,17 @@ from pw2mqtt.mqtt.tracker import ValueTracker
 _LOGGER = logging.getLogger(__name__)
 
 HA_BIRTH_DELAY_MAX = 5.0
+INFO_SPACING = 5.0  # `bridge/info` at most this often: at 1000 gateways it is megabytes
+STARTUP_POLLS_PER_SECOND = 100  # first polls (and logins) spread so no herd hits at once
+
+
+def start_delays(count: int, fast_interval: float) -> list[float]:
+    """When each of `count` pollers first polls: evenly over one fast interval, or longer
+    when that would start more than `STARTUP_POLLS_PER_SECOND` a second."""
+    if count <= 1:
+        return [0.0] * count
+    spread = max(fast_interval, count / STARTUP_POLLS_PER_SECOND)
+    return [i * spread / count for i in range(count)]
 
 
 class Bridge:
@@ -56,6 +71,7 @@ class Bridge:
         if settings.homeassistant.enabled:
             subscriptions.append((self.topics.discovery_filter, 1))
         subscriptions.extend(CommandService.subscriptions_for(self.topics))
+        subscriptions.append((self.topics.get_filter, 1))
         self.connection = MqttConnection(
             MqttOptions.from_settings(settings.mqtt, settings.mqtt_client_id),
             will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
@@ -64,6 +80,13 @@ class Bridge:
             on_message=self._on_message,
         )
         self._outbox = Outbox(self.connection, self.topics)
+        self._info = Throttled(self._publish_info, INFO_SPACING)
+        self.health = HealthReporter(
+            self._outbox, self.topics, self._gateways, lambda: self.connection.connected
+        )
+        self.refresher = Refresher(
+            self.topics, self.connection, self._by_slug, self._spawn, self._read_on_demand
+        )
         self.commands = CommandService(
             self.topics,
             settings.commands,
@@ -87,7 +110,7 @@ class Bridge:
             self._announcer,
             controls=lambda gateway: gateway.executor.settings.enabled,
             retain=settings.mqtt.retain,
-            on_announced=self._publish_info,
+            on_announced=self._info.ask_async,
             on_online=self.commands.announce_availability,
         )
 
@@ -106,8 +129,14 @@ class Bridge:
                     ),
                     name="pw2mqtt.status",
                 )
-                for gateway in self._gateways:
-                    tasks.create_task(gateway.poller.run(), name=f"pw2mqtt.poll.{gateway.label}")
+                tasks.create_task(self._info.run(), name="pw2mqtt.info")
+                tasks.create_task(self.health.run(), name="pw2mqtt.health")
+                fast = min((g.poll.fast for g in self.settings.gateways), default=1.0)
+                delays = start_delays(len(self._gateways), fast)
+                for gateway, delay in zip(self._gateways, delays, strict=True):
+                    tasks.create_task(
+                        gateway.poller.run(start_delay=delay), name=f"pw2mqtt.poll.{gateway.label}"
+                    )
         finally:
             package_logger.removeHandler(self._log_relay)
             await asyncio.shield(self._shutdown())
@@ -177,7 +206,8 @@ class Bridge:
 
     async def _publish_info(self) -> None:
         info = bridge_info(self.settings, self._gateways)
-        await self._outbox.send([Outgoing(self.topics.bridge_info, json.dumps(info), True, 1)])
+        with contextlib.suppress(MqttUnavailableError):  # sent again on connecting
+            await self._outbox.send([Outgoing(self.topics.bridge_info, json.dumps(info), True, 1)])
 
     async def _relay_logs(self) -> None:
         records = self._log_relay.take()
@@ -191,6 +221,7 @@ class Bridge:
     async def _on_connect(self) -> None:
         await self._outbox.send([Outgoing(self.topics.bridge_state, ONLINE, retain=True, qos=1)])
         self._republish_everything()
+        self.health.forget()
         await self._publish_info()
 
     def _republish_everything(self) -> None:
@@ -201,11 +232,22 @@ class Bridge:
     def _executors(self) -> dict[str, CommandExecutor]:
         return {g.slug: g.executor for g in self._gateways if g.slug is not None}
 
+    def _by_slug(self) -> dict[str, BridgedGateway]:
+        return {g.slug: g for g in self._gateways if g.slug is not None}
+
+    def _read_on_demand(self, gateway: BridgedGateway) -> None:
+        """A `get` read the gateway: publish all its values, changed or not."""
+        gateway.tracker.forget()
+        gateway.pending = True
+        self._wake.set()
+
     async def _on_command_result(self, result: CommandResult) -> None:
         """Shown on the gateway's `last_command` entity with the next publication, now."""
         for gateway in self._gateways:
             if gateway.slug == result.gateway:
                 gateway.last_command = result
+                counts = gateway.command_counts
+                counts[result.status] = counts.get(result.status, 0) + 1
                 gateway.pending = gateway.latest is not None
                 self._wake.set()
 
@@ -223,6 +265,10 @@ class Bridge:
         if self._announcer is not None and message.topic.endswith("/config"):
             if self._announcer.note_config(message):
                 self._wake.set()
+            return
+        slug = self.refresher.gateway_of(message.topic)
+        if slug is not None:
+            await self.refresher.handle(slug, message)
             return
         await self.commands.handle(message)
 

@@ -57,7 +57,9 @@ COMMANDS_SOURCE: Final = "commands"
 """The source of entities fed by the bridge's command answers instead of a gateway endpoint."""
 BRIDGE_SOURCE: Final = "pw2mqtt"
 """The source of entities the bridge fills from what it knows of the gateway (`last_error`)."""
-BRIDGE_SOURCES: Final = frozenset({COMMANDS_SOURCE, BRIDGE_SOURCE})
+HEALTH_SOURCE: Final = "health"
+"""The source of entities the bridge fills from its own figures of the gateway (poll latency)."""
+BRIDGE_SOURCES: Final = frozenset({COMMANDS_SOURCE, BRIDGE_SOURCE, HEALTH_SOURCE})
 """Sources the bridge fills itself, not a gateway endpoint."""
 
 
@@ -703,6 +705,33 @@ LAST_ERROR: Final = Entity(
     category="diagnostic", icon="mdi:alert-circle-outline",
 )  # fmt: skip
 """Filled by the bridge, not read from the gateway: never in `entities_for`."""
+
+
+HEALTH_ENTITIES: Final = (
+    Entity(
+        "poll_latency", "Poll latency",
+        "How long the last poll that read power flows, charge and grid status took, in "
+        "milliseconds.",
+        HEALTH_SOURCE, _no_state,
+        unit="ms", device_class="duration", state_class="measurement", precision=0,
+        deadband=50.0, category="diagnostic", icon="mdi:timer-outline",
+    ),
+    Entity(
+        "poll_failures", "Failed polls in a row",
+        "Polls in a row in which the gateway gave no answer; 0 while it answers. The gateway "
+        "goes unavailable once it reaches `poll.offline_after`.",
+        HEALTH_SOURCE, _no_state,
+        state_class="measurement", category="diagnostic", icon="mdi:alert-octagon-outline",
+    ),
+    Entity(
+        "requests_per_hour", "Requests per hour",
+        "Requests the bridge sent to the gateway in the last hour, logins included.",
+        HEALTH_SOURCE, _no_state,
+        unit="requests/h", state_class="measurement", precision=0, deadband=30.0,
+        category="diagnostic", enabled_by_default=False, icon="mdi:swap-vertical",
+    ),
+)  # fmt: skip
+"""Filled by the bridge from its own figures of the gateway, as `<base>/bridge/health` is."""
 
 
 def entities_for(

@@ -33,6 +33,7 @@ from pw2mqtt.errors import (
     StateNotKeptError,
 )
 from pw2mqtt.gateway.address import GatewayAddress, server_name_for
+from pw2mqtt.gateway.rate import HourlyCount
 from pw2mqtt.gateway.state import GatewayState
 from pw2mqtt.gateway.tls import (
     fetch_peer_certificate,
@@ -84,6 +85,7 @@ class GatewayConnection:
         self._last_network_error = ""
         self._ssl: Any = None
         self.fingerprint: str | None = None
+        self.requests = HourlyCount(clock)  # every request sent, answered or not
 
     async def close(self) -> None:
         if self._session is not None:
@@ -144,6 +146,7 @@ class GatewayConnection:
         """One request on the shared connection; any status comes back as an `Answer`."""
         session = await self._http()
         url = self.address.base_url + path
+        self.requests.add()
         try:
             async with (
                 self._slots,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
@@ -139,6 +139,9 @@ class GatewayPoller:
         self._beside.on_done = self._wake.set  # a signed read that ends joins the next poll
         self.failures = 0  # polls in a row in which the gateway's core reads got no answer
         self._reason: tuple[str, str | None] | None = None
+        self.latency = Latency()
+        self.last_failure: GatewayError | None = None  # why the last failed poll failed
+        self._waiters: list[asyncio.Future[GatewayUpdate]] = []
 
     @property
     def snapshot(self) -> GatewaySnapshot | None:
@@ -152,8 +155,28 @@ class GatewayPoller:
         self._beside.wanted = True  # config.json too, after a command
         self._wake.set()
 
-    async def run(self) -> None:
+    def tiers_for(self, sources: Iterable[str]) -> int:
+        """How many tiers, from the fastest, a `refresh` needs to read `sources` (at least 2)."""
+        wanted = set(sources)
+        needed = [i + 1 for i, (_, tier) in enumerate(self._tiers) if wanted & _names(tier)]
+        if VITALS in wanted and self._tiers[-1][1] is DETAIL:
+            needed.append(len(self._tiers))
+        return max((2, *needed))
+
+    async def read_now(self, *, tiers: int = 2) -> GatewayUpdate:
+        """Poll the first `tiers` tiers now and return the update of that poll (a poll already
+        under way is not it: it may have started before what the caller wants to see)."""
+        waiter: asyncio.Future[GatewayUpdate] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self.refresh(tiers=tiers)
+        return await waiter
+
+    async def run(self, *, start_delay: float = 0.0) -> None:
+        """Poll until cancelled; the first poll after `start_delay` (or a `refresh`), so that
+        many gateways do not all log in at once."""
         try:
+            if start_delay > 0:
+                await self._sleep(start_delay)
             while True:
                 await self.poll_once()
                 await self._sleep(self._next_delay())
@@ -161,6 +184,20 @@ class GatewayPoller:
             self._beside.cancel()
 
     async def poll_once(self) -> GatewayUpdate:
+        waiters, self._waiters = self._waiters, []
+        try:
+            update = await self._poll()
+        except BaseException:
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(GatewayError("the read was cut short"))
+            raise
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(update)
+        return update
+
+    async def _poll(self) -> GatewayUpdate:
         now = self._clock()
         due = [i for i, when in enumerate(self._due) if when <= now]
         endpoints = [
@@ -172,11 +209,14 @@ class GatewayPoller:
         detail = any(self._tiers[i][1] is DETAIL for i in due) and self._health.due(VITALS, now)
         slow_due = any(self._tiers[i][1] is SLOW for i in due)
         self._beside.start(slow_due, self._health.due(SIGNED_CONFIG, now))
+        started = time.monotonic()
         try:
             fresh = await self._read(endpoints, detail=detail)
         except GatewayError as err:
             update = self._gateway_failed(err, now)
         else:
+            if 0 in due and fresh.fresh & _names(FAST):
+                self.latency.add(time.monotonic() - started)
             for i in due:
                 self._due[i] = next_due(self._due[i], self._tiers[i][0], now)
             update = self._answered(self._beside.take(fresh), now)
@@ -280,6 +320,7 @@ class GatewayPoller:
 
     def _count_failure(self, err: GatewayError | None) -> None:
         self.failures += 1
+        self.last_failure = err
         if self.failures == 1:
             self._reason = None
         reason = failure_kind(err) if err is not None else None
@@ -346,6 +387,23 @@ class GatewayPoller:
                 await self._wake.wait()
         except TimeoutError:
             pass
+
+
+@dataclass(slots=True)
+class Latency:
+    """How long the fast tier's reads took: the last, and a moving average over about the last
+    ten (seconds)."""
+
+    last: float | None = None
+    average: float | None = None
+
+    def add(self, seconds: float) -> None:
+        self.last = seconds
+        self.average = seconds if self.average is None else self.average * 0.9 + seconds * 0.1
+
+
+def _names(tier: Sequence[Endpoint[BaseModel]]) -> frozenset[str]:
+    return frozenset(endpoint.name for endpoint in tier)
 
 
 def _core_answered(fresh: GatewaySnapshot) -> bool | None:

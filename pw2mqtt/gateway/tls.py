@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import ssl
 from dataclasses import dataclass
@@ -42,13 +43,21 @@ class PeerCertificate:
     der: bytes
 
 
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    """One context for every pin-on-first-use handshake: it verifies nothing, so it loads no CA
+    certificates (`create_default_context` spends ~25 ms on them, 25 s for 1000 gateways)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 async def fetch_peer_certificate(
     host: str, port: int, server_name: str | None, limit: float
 ) -> PeerCertificate:
     """Complete a TLS handshake without sending anything and return the server's certificate."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = _unverified_context()
     try:
         async with asyncio.timeout(limit):
             _reader, writer = await asyncio.open_connection(

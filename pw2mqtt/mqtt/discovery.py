@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pw2mqtt.entities.catalogue import Entity, Platform
+from pw2mqtt.entities.catalogue import BRIDGE_SOURCE, Entity, Platform
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.topics import Topics
 
@@ -193,6 +193,8 @@ def _command(device: DeviceInfo, entity: Entity, topics: Topics) -> dict[str, An
 def _availability(device: DeviceInfo, entity: Entity, topics: Topics) -> list[dict[str, str]]:
     """The bridge, the gateway, and for an entity with a state the endpoint it is read from: a
     value whose endpoint fails shows as unavailable while the rest of the device stays."""
+    if entity.source == BRIDGE_SOURCE:  # `last_error` says why the gateway is away: keep it shown
+        return [{"topic": topics.bridge_state}]
     listed = [{"topic": topics.bridge_state}, {"topic": topics.availability(device.slug)}]
     if entity.from_endpoint:
         listed.append({"topic": topics.source_availability(device.slug, entity.source)})

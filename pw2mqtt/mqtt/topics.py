@@ -50,6 +50,10 @@ class Topics:
     def bridge_event(self) -> str:
         return f"{self.base}/bridge/event"
 
+    @property
+    def bridge_health(self) -> str:
+        return f"{self.base}/bridge/health"
+
     def request(self, command: str) -> str:
         return f"{self.base}/bridge/request/{command}"
 
@@ -84,6 +88,14 @@ class Topics:
 
     def gateway_set(self, gateway: str) -> str:
         return f"{self.base}/{gateway}/set"
+
+    def gateway_get(self, gateway: str) -> str:
+        """Any message here reads the gateway now (`bridge` is no gateway)."""
+        return f"{self.base}/{gateway}/get"
+
+    @property
+    def get_filter(self) -> str:
+        return f"{self.base}/+/get"
 
     @property
     def set_filters(self) -> tuple[str, str]:

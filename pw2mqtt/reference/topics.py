@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pw2mqtt.entities.catalogue import (
     COMMAND_ENTITIES,
     ENTITIES,
+    HEALTH_ENTITIES,
     LAST_ERROR,
     Entity,
     powerwall_entities,
@@ -66,6 +67,34 @@ def _bridge_topics() -> tuple[_Topic, ...]:
             'JSON `{"type": …, "data": {…}}`. Types: `gateway_online`, `gateway_offline` '
             "(`data`: `gateway`, and `reason` when going offline), `grid_status_changed` "
             "(`data`: `gateway`, `from`, `to`, as in the `grid_status` topic).",
+        ),
+        _Topic(
+            t.bridge_health, "yes", 1,
+            "JSON: `version`; `ts`; `mqtt_connected`; `process` (`pid`, `uptime_s`, `rss_bytes`, "
+            "`cpu_s`: user and system CPU seconds); `gateways`, one object per gateway: "
+            "`gateway`, `host`, `available`, `last_poll_ok` (ISO 8601, UTC, or `null`), "
+            "`failures_in_a_row`, `last_error` (in words, `null` while it answers), "
+            "`poll_latency_ms` (`last` and `average` of the reads of power flows, charge and "
+            "grid status), `requests_per_hour` and `logins_per_hour` (sent in the last hour), "
+            "`commands` (`accepted`: applied or unchanged; `refused`: refused, failed or "
+            "rejected). Sent every 60 s, and within 5 s when a gateway goes "
+            "offline or back, its error or a command count changes; not on counters ticking.",
+        ),
+        _Topic(
+            t.gateway_get(GW), "no", 1,
+            "Any payload reads the gateway now (power flows, charge, grid status, mode, reserve, "
+            'batteries) and publishes every value read. JSON naming fields (`["battery_level"]` '
+            'or `{"fields": […], "transaction": …}`) also reads their endpoints and puts their '
+            "values in the answer. At most one such read per gateway every 5 s: "
+            "a `get` while one is under way joins it (`coalesced: true`), a `get` after it "
+            "within that time is answered `rate-limited` with `retry_after` seconds. Retained "
+            "messages are never acted on.",
+        ),
+        _Topic(
+            t.response("gateway/get"), "no", 1,
+            'The answer to each `get`: `{"status": "ok", "data": {"gateway", "coalesced", '
+            '"read": [endpoints], "values": {…}}, "transaction": …}` or `{"status": "error", '
+            '"data": {…}, "error": "…"}`; also on an MQTT 5 request\'s response topic.',
         ),
         _Topic(
             t.availability(GW), "yes", 1,
@@ -291,7 +320,7 @@ def render() -> str:
     parts.append(_entity_table(ALERT_ENTITIES))
     parts.append("\n")
     parts.append("## Entities of a gateway\n\n")
-    parts.append(_entity_table((*ENTITIES, LAST_ERROR)))
+    parts.append(_entity_table((*ENTITIES, LAST_ERROR, *HEALTH_ENTITIES)))
     parts.append(
         f"\n## Entities of each Powerwall\n\nOne set per Powerwall the gateway reports, "
         f"numbered from 1 in the order of `/api/system_status`'s `battery_blocks`; `{N}` is "

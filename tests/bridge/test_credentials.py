@@ -59,6 +59,8 @@ async def test_wrong_password_at_start_is_visible(
     component = json.loads(config.payload)["cmps"]["last_error"]
     assert component["entity_category"] == "diagnostic"
     assert component["state_topic"] == f"{BASE}/{host_slug}/last_error"
+    # Shown while the bridge runs, also while the gateway is offline: that is when it explains.
+    assert component["availability"] == [{"topic": f"{BASE}/bridge/state"}]
     assert "WRONG" not in " ".join(m.text for m in probe.messages)
 
 

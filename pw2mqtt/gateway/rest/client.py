@@ -104,6 +104,15 @@ class GatewayClient(Closing):
         return self._login.logins
 
     @property
+    def logins_per_hour(self) -> int:
+        return self._login.recent_logins.per_hour()
+
+    @property
+    def requests_per_hour(self) -> int:
+        """Requests sent in the last hour, TEDAPI's and logins included."""
+        return self.connection.requests.per_hour()
+
+    @property
     def _auth(self) -> StoredSession | None:
         return self._login.session
 

@@ -15,6 +15,8 @@ from pw2mqtt.errors import (
     StateNotKeptError,
 )
 from pw2mqtt.gateway.connection import Answer, GatewayConnection, error_text
+from pw2mqtt.gateway.pace import LOGINS
+from pw2mqtt.gateway.rate import HourlyCount
 from pw2mqtt.gateway.rest.statuses import status_error
 from pw2mqtt.gateway.state import StoredSession, credential_hash
 
@@ -37,6 +39,7 @@ class RestLogin:
         self._last_login_at: float | None = None
         self._failed = 0
         self.logins = 0
+        self.recent_logins = HourlyCount(connection.clock)
 
     def is_fresh(self) -> bool:
         """Logged in moments ago: a refusal now is about the role, not an expired session."""
@@ -81,7 +84,9 @@ class RestLogin:
                 "password": self._settings.password.get_secret_value(),
                 "force_sm_off": False,
             }
+            await LOGINS.turn()
             self.logins += 1
+            self.recent_logins.add()
             answer = await self._connection.send("POST", LOGIN_PATH, json_body=payload)
             if answer.status == 200:
                 self._accept(answer)
