@@ -281,3 +281,46 @@ async def test_a_manual_backup_from_home_assistant_on_a_powerwall_3(tmp_path: Pa
 
 
 BACKUP_START = "button.powerwall_pw3_manual_backup_start"
+
+
+async def test_settings_changed_from_home_assistant_on_a_powerwall_3(tmp_path: Path) -> None:
+    """A paired key, signed control: Home Assistant's mode select, reserve number, grid charging
+    switch and export rule select change a Powerwall 3, and each entity then shows the change."""
+    key = generate_key(key_size=2048)
+    save_key(key, key_path_for(tmp_path / "state"))
+    # At speed 1 the gateway's clock stays with ours: a signed request lives a few seconds.
+    options = SimulatorOptions(control_port=None, speed=1.0, profile="pw3")
+    async with GatewaySimulator(options) as sim:
+        sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+        kinds = ("operation_mode", "backup_reserve", "grid_charging", "export_rule")
+        result = await run_rig(
+            sim,
+            tmp_path,
+            commands={**dict.fromkeys(kinds, True), "min_interval": 0.5},
+            calls=(
+                f'select.select_option {{"entity_id": "{PW3_MODE}", "option": "backup"}}',
+                f'number.set_value {{"entity_id": "{PW3_RESERVE}", "value": 40}}',
+                f'switch.turn_off {{"entity_id": "{PW3_GRID_CHARGING}"}}',
+                f'select.select_option {{"entity_id": "{PW3_EXPORT}", "option": "never"}}',
+            ),
+            name="pw3",
+        )
+        signed = sim.signed.state_json(sim.now())
+        state = sim.state
+    assert result["log_issues"] == []
+    assert all(call["ok"] for call in result["calls"]), result["calls"]
+    assert (state.mode, round(state.backup_reserve_percent, 1)) == ("backup", 43.0)
+    assert (signed["grid_charging"], signed["export_rule"]) == (False, "never")
+    mode, reserve, grid, export = result["calls"]
+    assert mode["states_after"][PW3_MODE] == "backup"
+    assert float(reserve["states_after"][PW3_RESERVE]) == 40
+    assert grid["states_after"][PW3_GRID_CHARGING] == "off"
+    assert export["states_after"][PW3_EXPORT] == "never"
+    rest_writes = [c.path for c in sim.calls if c.method == "POST" and c.path.startswith("/api/")]
+    assert set(rest_writes) == {"/api/login/Basic"}  # everything else went over /tedapi/v1r
+
+
+PW3_MODE = "select.powerwall_pw3_operation_mode"
+PW3_RESERVE = "number.powerwall_pw3_backup_reserve"
+PW3_GRID_CHARGING = "switch.powerwall_pw3_grid_charging"
+PW3_EXPORT = "select.powerwall_pw3_export_rule"
