@@ -175,6 +175,7 @@ class CommandService:
     async def _execute(
         self, executor: CommandExecutor, request: CommandRequest, reply: _Reply
     ) -> None:
+        refused_before = any(executor.refusal(kind) for kind in request.change.kinds)
         try:
             outcome = await executor.execute(request.change)
         except asyncio.CancelledError:
@@ -199,6 +200,8 @@ class CommandService:
             data["unchanged"] = True
         _LOGGER.info("command on %s: %s (%s)", request.gateway, outcome.data, outcome.status)
         await self._answer(reply, {"status": "ok", "data": data}, request.transaction)
+        if refused_before:  # a key paired since lifted the refusal: the control is usable again
+            await self._safely(self.announce_availability(request.gateway))
         await self._event("command_applied", request, {"result": outcome.status})
         await self._result_of(request, "unchanged" if data.get("unchanged") else "applied", None)
 
