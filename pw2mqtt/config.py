@@ -216,7 +216,8 @@ class MqttSettings(_Section):
     client_id: str | None = None
     """Stable across restarts, so the broker keeps one session per bridge. Default:
     `pw2mqtt` and a short hash of the base topic and the gateways' names (or hosts), so two
-    bridges never take each other's place."""
+    bridges never take each other's place. In a fleet (`cluster.dsn`), `-<instance_id>` is
+    appended, so each instance has its own."""
     keepalive: int = Field(60, ge=5, le=3600)
     protocol: Literal["3.1.1", "5"] = "3.1.1"
     tls: MqttTlsSettings = MqttTlsSettings()

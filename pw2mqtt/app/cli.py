@@ -14,6 +14,7 @@ from typing import Any, TypeAlias
 from pydantic import ValidationError
 
 from pw2mqtt import __version__
+from pw2mqtt.cluster import ClusterError
 from pw2mqtt.config import GatewaySettings, Settings, load_settings, validation_problems
 from pw2mqtt.errors import ConfigError, StateDirError
 from pw2mqtt.gateway.state import GatewayState
@@ -42,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except StateDirError as err:
         print(f"error: {err}; make it writable (or set state_dir)", file=sys.stderr)
+        return EXIT_FAILED
+    except ClusterError as err:
+        print(f"error: {err}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from pw2mqtt.commands.executor import CommandExecutor
@@ -42,6 +43,10 @@ class BridgedGateway:
     last_error: str | None = None  # why the gateway is offline; None while it answers
     last_error_sent: str | None = None  # what `<gw>/last_error` says
     command_counts: dict[str, int] = field(default_factory=dict)  # command results by status
+    epoch: int | None = None  # the ownership under which this instance polls and commands it
+    polling: asyncio.Task[None] | None = None
+    start_delay: float = 0.0  # how long after being owned the first poll waits (no herd)
+    tell_lost: bool = False  # say `offline` for it: this instance let it go just now
     _devices: tuple[PhysicalDevice, ...] = field(default=(), init=False, repr=False)
     _devices_from: tuple[object, object] | None = field(default=None, init=False, repr=False)
 

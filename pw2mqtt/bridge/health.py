@@ -121,7 +121,7 @@ class HealthReporter:
         self,
         outbox: Outbox,
         topics: Topics,
-        gateways: Sequence[BridgedGateway],
+        gateways: Callable[[], Sequence[BridgedGateway]],
         connected: Callable[[], bool],
         *,
         interval: float = HEALTH_INTERVAL,
@@ -146,7 +146,7 @@ class HealthReporter:
             "ts": datetime.now(UTC).isoformat(timespec="seconds"),
             "mqtt_connected": self._connected(),
             "process": process_health(self._started),
-            "gateways": [gateway_health(g) for g in self._gateways],
+            "gateways": [gateway_health(g) for g in self._gateways()],
         }
 
     async def run(self) -> None:
@@ -157,7 +157,7 @@ class HealthReporter:
     async def send_if_due(self) -> None:
         if not self._connected():
             return
-        matters = _what_matters(self._gateways)
+        matters = _what_matters(self._gateways())
         now = time.monotonic()
         since = now - self._sent_at
         if since < (self.interval if matters == self._sent else MIN_SPACING):

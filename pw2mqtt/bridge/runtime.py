@@ -23,8 +23,10 @@ from pw2mqtt.bridge.log_relay import LogRelay
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
 from pw2mqtt.bridge.publisher import GatewayPublisher
 from pw2mqtt.bridge.refresh import Refresher
+from pw2mqtt.bridge.share import FleetShare
 from pw2mqtt.bridge.status import bridge_info, keep_status_file
 from pw2mqtt.bridge.throttle import Throttled
+from pw2mqtt.cluster import ClusterError, default_instance_id, gateway_key, ownership_for
 from pw2mqtt.commands.executor import CommandExecutor
 from pw2mqtt.commands.result import CommandResult
 from pw2mqtt.commands.service import CommandService
@@ -61,9 +63,22 @@ def start_delays(count: int, fast_interval: float) -> list[float]:
 class Bridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.topics = Topics(settings.mqtt.base_topic, settings.homeassistant.discovery_prefix)
+        self.instance = (
+            (settings.cluster.instance_id or default_instance_id())
+            if settings.cluster.dsn is not None
+            else None
+        )
+        self.topics = Topics(
+            settings.mqtt.base_topic, settings.homeassistant.discovery_prefix, self.instance
+        )
         self._wake = asyncio.Event()
         self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
+        self._by_key = {gateway_key(g.settings): g for g in self._gateways}
+        fast = min((g.poll.fast for g in settings.gateways), default=1.0)
+        for gateway, delay in zip(
+            self._gateways, start_delays(len(self._gateways), fast), strict=True
+        ):
+            gateway.start_delay = delay
         self._log_relay = LogRelay(self._wake, settings.state_dir)
         self._birth_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -72,17 +87,32 @@ class Bridge:
             subscriptions.append((self.topics.discovery_filter, 1))
         subscriptions.extend(CommandService.subscriptions_for(self.topics))
         subscriptions.append((self.topics.get_filter, 1))
+        subscriptions.extend(
+            FleetShare.subscriptions_for(self.topics, fleet=self.instance is not None)
+        )
         self.connection = MqttConnection(
-            MqttOptions.from_settings(settings.mqtt, settings.mqtt_client_id),
+            MqttOptions.from_settings(settings.mqtt, self._client_id()),
             will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
             subscriptions=subscriptions,
             on_connect=self._on_connect,
             on_message=self._on_message,
         )
         self._outbox = Outbox(self.connection, self.topics)
+        self._share = FleetShare(
+            self._by_key,
+            fleet=self.instance is not None,
+            outbox=self._outbox,
+            topics=self.topics,
+            wake=self._wake,
+            connected=lambda: self.connection.connected,
+            start_polling=self._start_polling,
+        )
+        self.ownership = ownership_for(
+            settings.cluster, self._by_key, self._share.on_change, instance_id=self.instance
+        )
         self._info = Throttled(self._publish_info, INFO_SPACING)
         self.health = HealthReporter(
-            self._outbox, self.topics, self._gateways, lambda: self.connection.connected
+            self._outbox, self.topics, self._share.owned, lambda: self.connection.connected
         )
         self.refresher = Refresher(
             self.topics, self.connection, self._by_slug, self._spawn, self._read_on_demand
@@ -94,6 +124,7 @@ class Bridge:
             self._executors,
             self._spawn,
             on_result=self._on_command_result,
+            epoch_of=self._share.epoch_of,
         )
         self._announcer = (
             Announcer(
@@ -121,6 +152,9 @@ class Bridge:
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
+                # Pollers start as gateways are owned: all at once alone, a share in a fleet.
+                tasks.create_task(self.ownership.run(), name="pw2mqtt.ownership")
+                await self.ownership.wait_started()
                 tasks.create_task(self.connection.run(), name="pw2mqtt.mqtt")
                 tasks.create_task(self._publish_loop(), name="pw2mqtt.publish")
                 tasks.create_task(
@@ -131,12 +165,8 @@ class Bridge:
                 )
                 tasks.create_task(self._info.run(), name="pw2mqtt.info")
                 tasks.create_task(self.health.run(), name="pw2mqtt.health")
-                fast = min((g.poll.fast for g in self.settings.gateways), default=1.0)
-                delays = start_delays(len(self._gateways), fast)
-                for gateway, delay in zip(self._gateways, delays, strict=True):
-                    tasks.create_task(
-                        gateway.poller.run(start_delay=delay), name=f"pw2mqtt.poll.{gateway.label}"
-                    )
+        except* ClusterError as group:
+            raise group.exceptions[0] from None  # the fleet's database cannot be used
         finally:
             package_logger.removeHandler(self._log_relay)
             await asyncio.shield(self._shutdown())
@@ -150,8 +180,14 @@ class Bridge:
         for gateway in self._gateways:
             await gateway.client.close()
 
+    def _client_id(self) -> str:
+        """Each member of a fleet has its own client id, so that its last will is its own."""
+        base = self.settings.mqtt_client_id
+        return base if self.instance is None else f"{base}-{self.instance}"
+
     def _make_gateway(self, settings: GatewaySettings) -> BridgedGateway:
         client = GatewayClient(settings, self.settings.state_dir)
+        owner_key = gateway_key(settings)
 
         def deliver(update: GatewayUpdate) -> None:
             if update.online and update.answered:
@@ -178,6 +214,7 @@ class Bridge:
             firmware=firmware,
             state_dir=self.settings.state_dir,
             slug=lambda: gateway.slug,
+            fence=lambda epoch: self.ownership.check_fence(owner_key, epoch),
         )
         tracker = ValueTracker(self.settings.mqtt.heartbeat)
         gateway = BridgedGateway(settings, client, poller, tracker, executor)
@@ -193,10 +230,12 @@ class Bridge:
             if not self.connection.connected:
                 continue  # the mailbox keeps the newest update; on_connect wakes us again
             try:
+                await self._share.say_lost()
                 for gateway in self._gateways:
                     if gateway.pending:
                         gateway.pending = False
-                        await self._publisher.publish(gateway)
+                        if gateway.epoch is not None:
+                            await self._publisher.publish(gateway)
                 if self._announcer is not None:
                     await self._announcer.clear_stale(self._gateways)
                 await self._relay_logs()
@@ -204,8 +243,16 @@ class Bridge:
                 for gateway in self._gateways:
                     gateway.pending = True  # publish it all again once reconnected
 
+    def _start_polling(self, gateway: BridgedGateway) -> asyncio.Task[None] | None:
+        if self._tasks is None:
+            return None
+        return self._tasks.create_task(
+            gateway.poller.run(start_delay=gateway.start_delay),
+            name=f"pw2mqtt.poll.{gateway.label}",
+        )
+
     async def _publish_info(self) -> None:
-        info = bridge_info(self.settings, self._gateways)
+        info = bridge_info(self.settings, self._share.owned())
         with contextlib.suppress(MqttUnavailableError):  # sent again on connecting
             await self._outbox.send([Outgoing(self.topics.bridge_info, json.dumps(info), True, 1)])
 
@@ -233,7 +280,7 @@ class Bridge:
         return {g.slug: g.executor for g in self._gateways if g.slug is not None}
 
     def _by_slug(self) -> dict[str, BridgedGateway]:
-        return {g.slug: g for g in self._gateways if g.slug is not None}
+        return {g.slug: g for g in self._share.owned() if g.slug is not None}
 
     def _read_on_demand(self, gateway: BridgedGateway) -> None:
         """A `get` read the gateway: publish all its values, changed or not."""
@@ -268,7 +315,11 @@ class Bridge:
             return
         slug = self.refresher.gateway_of(message.topic)
         if slug is not None:
+            if self._share.elsewhere(slug):
+                return  # another member of the fleet owns it and answers
             await self.refresher.handle(slug, message)
+            return
+        if await self._share.hear(message):
             return
         await self.commands.handle(message)
 

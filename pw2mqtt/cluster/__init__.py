@@ -7,27 +7,27 @@ its per-gateway epoch is the fencing token a command carries (docs/cluster.md sa
 row and not an advisory lock).
 
 May import: the shared modules (config, errors, backoff) and psycopg; nothing of the bridge, the
-MQTT side or the gateway client. The bridge asks `owns(key)` and `check_fence(key, epoch)` and is
+MQTT side or the gateway client; psycopg only in `coordinator`, loaded when `cluster.dsn` is
+set. The bridge asks `owns(key)` and `check_fence(key, epoch)` and is
 told of every change through the `on_change(key, epoch | None)` callback.
 """
 
-from pw2mqtt.cluster.coordinator import (
+from pw2mqtt.cluster.choice import ownership_for
+from pw2mqtt.cluster.ownership import (
     ClusterError,
-    Coordinator,
+    Ownership,
+    OwnershipListener,
+    Solo,
     default_instance_id,
-    describe_dsn,
-    ownership_for,
+    gateway_key,
 )
-from pw2mqtt.cluster.ownership import Ownership, OwnershipListener, Solo, gateway_key
 
 __all__ = [
     "ClusterError",
-    "Coordinator",
     "Ownership",
     "OwnershipListener",
     "Solo",
     "default_instance_id",
-    "describe_dsn",
     "gateway_key",
     "ownership_for",
 ]

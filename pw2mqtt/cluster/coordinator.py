@@ -17,9 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import re
-import socket
 import time
 import uuid
 from collections.abc import Iterable
@@ -30,10 +27,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from pw2mqtt.backoff import Backoff
 from pw2mqtt.cluster.leases import LeaseTable
-from pw2mqtt.cluster.ownership import Ownership, OwnershipListener, Solo
+from pw2mqtt.cluster.ownership import ClusterError, OwnershipListener, Solo, default_instance_id
 from pw2mqtt.cluster.rendezvous import assign
-from pw2mqtt.config import ClusterSettings
-from pw2mqtt.errors import Pw2MqttError
 
 _LOGGER = logging.getLogger(__name__)
 _FAILURES = (psycopg.Error, OSError, TimeoutError)
@@ -45,18 +40,8 @@ _SESSION = (
 )
 
 
-class ClusterError(Pw2MqttError):
-    """The fleet's database cannot be used: unreachable at start, or this instance's name is
-    in use by another running instance."""
-
-
 class _NameTakenError(Exception):
     pass
-
-
-def default_instance_id() -> str:
-    host = re.sub(r"[^a-z0-9_-]+", "-", socket.gethostname().lower()).strip("-") or "pw2mqtt"
-    return f"{host}-{os.getpid()}"
 
 
 def describe_dsn(dsn: str) -> str:
@@ -106,6 +91,7 @@ class Coordinator:
         self._solo: Solo | None = None
         self._outage: str | None = None
         self._name_taken_since: float | None = None
+        self._started = asyncio.Event()
 
     def owns(self, key: str) -> int | None:
         if self._solo is not None:
@@ -131,12 +117,17 @@ class Coordinator:
             return False
         return current == epoch and self.owns(key) == epoch
 
+    async def wait_started(self) -> None:
+        await self._started.wait()
+
     async def run(self) -> None:
         try:
             if not await self._start():
                 self._solo = Solo(self._keys, self._on_change)
+                self._started.set()
                 await self._solo.run()
                 return
+            self._started.set()
             while True:
                 healthy = await self._tick_guarded()
                 await asyncio.sleep(self._interval if healthy else self._backoff.fail())
@@ -307,19 +298,3 @@ class Coordinator:
                 async with asyncio.timeout(2.0):
                     await self._table.leave()
         await self._disconnect()
-
-
-def ownership_for(
-    cluster: ClusterSettings, keys: Iterable[str], on_change: OwnershipListener | None = None
-) -> Ownership:
-    """A `Coordinator` when `cluster.dsn` is set, else `Solo`: what the bridge runs either way."""
-    if cluster.dsn is None:
-        return Solo(keys, on_change)
-    return Coordinator(
-        cluster.dsn.get_secret_value(),
-        keys,
-        instance_id=cluster.instance_id,
-        lease_seconds=cluster.lease_seconds,
-        on_change=on_change,
-        on_database_down=cluster.on_database_down,
-    )

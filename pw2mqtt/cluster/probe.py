@@ -16,7 +16,8 @@ import os
 import sys
 import time
 
-from pw2mqtt.cluster.coordinator import ClusterError, Coordinator, default_instance_id
+from pw2mqtt.cluster.coordinator import Coordinator
+from pw2mqtt.cluster.ownership import ClusterError, default_instance_id
 
 
 def _parser() -> argparse.ArgumentParser:

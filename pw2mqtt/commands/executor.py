@@ -55,6 +55,10 @@ class SupersededError(CommandError):
     """A newer command of the same kind arrived before this one ran."""
 
 
+class FencedError(CommandError):
+    """This instance no longer owns the gateway: another member of the fleet has it now."""
+
+
 class RefusedError(CommandError):
     """The gateway refused this kind of command (403/404/405), now or recently."""
 
@@ -81,8 +85,11 @@ class CommandExecutor:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        fence: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
         self._client = client
+        self._fence = fence
+        self._epoch: int | None = None  # the running command's ownership epoch
         self._settings = settings
         self._health = health
         self._refresh = refresh
@@ -96,8 +103,8 @@ class CommandExecutor:
         known = {kind.value for kind in Kind}
         self._refused = {Kind(r.kind): r for r in client.state.load_refusals() if r.kind in known}
         self._route = SignedRoute(client, settings, state_dir, slug, clock=clock)
-        self._signed = SignedWrites(client, settings, self._confirm, self._mark_write)
-        self._rest = RestWrites(client, self._confirm, self._mark_write)
+        self._signed = SignedWrites(client, settings, self._confirm, self._before_write)
+        self._rest = RestWrites(client, self._confirm, self._before_write)
         # Sitemaster always goes over REST; off-grid too unless the transport is v1r.
         self._rest_kinds = frozenset(
             {Kind.SITEMASTER} if settings.transport == "v1r" else {Kind.SITEMASTER, Kind.OFF_GRID}
@@ -127,7 +134,9 @@ class CommandExecutor:
             return None
         return refused.reason
 
-    async def execute(self, change: Change) -> Outcome:
+    async def execute(self, change: Change, epoch: int | None = None) -> Outcome:
+        """Run `change`; in a fleet, `epoch` is the ownership it was accepted under, and nothing
+        is written once the gateway's lease has moved on from it."""
         kinds = change.kinds
         if any(self.refusal(kind) for kind in kinds - self._rest_kinds):
             await self._route.probe()  # a key paired since REST refused may lift the refusal
@@ -141,6 +150,8 @@ class CommandExecutor:
                     raise SupersededError("superseded by a newer command of the same kind")
                 self._pending.remove((kinds, ticket))
                 self._check_now(kinds)
+                self._epoch = epoch
+                await self._before_write(frozenset())  # not even a read once the gateway moved
                 return await self._run_translated(change)
         finally:
             if (kinds, ticket) in self._pending:
@@ -272,7 +283,14 @@ class CommandExecutor:
             f"gateway's set topic, or off_grid true again within {ISLAND_CONFIRM_S:.0f} s"
         )
 
-    def _mark_write(self, kinds: frozenset[Kind]) -> None:
+    async def _before_write(self, kinds: frozenset[Kind]) -> None:
+        """Called before a command's first request and right before each one that changes
+        the gateway: in a fleet, nothing is sent once the gateway's lease has moved on."""
+        if self._fence is not None and (self._epoch is None or not await self._fence(self._epoch)):
+            raise FencedError(
+                "not sent: this instance no longer owns the gateway (another member of the "
+                "fleet has taken it over); send the command again"
+            )
         now = self._clock()
         for kind in kinds:
             self._last_write[kind] = now

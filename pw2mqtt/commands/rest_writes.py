@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from pw2mqtt.commands.parse import Change, Kind
@@ -26,11 +26,11 @@ class RestWrites:
         self,
         client: GatewayClient,
         confirm: Confirm,
-        mark_write: Callable[[frozenset[Kind]], None],
+        before_write: Callable[[frozenset[Kind]], Awaitable[None]],
     ) -> None:
         self._client = client
         self._confirm = confirm
-        self._mark_write = mark_write
+        self._before_write = before_write
 
     async def set_operation(self, change: Change) -> Outcome:
         current = await self._client.read(OPERATION)
@@ -45,7 +45,7 @@ class RestWrites:
         if mode == mode_now and reserve_now is not None and _same_reserve(reserve, reserve_now):
             return Outcome("unchanged", _operation_data(mode, reserve_now))
         body = {"real_mode": mode, "backup_reserve_percent": reserve}
-        self._mark_write(change.kinds)
+        await self._before_write(change.kinds)
         await self._client.request("POST", OPERATION_PATH, payload=body)
         await self._client.request("GET", COMPLETE_PATH)
 
@@ -65,7 +65,7 @@ class RestWrites:
         if current.grid_status.value is goal:
             return Outcome("unchanged", {"off_grid": off_grid})
         mode = "intentional_reconnect_failsafe" if off_grid else "backup"
-        self._mark_write(frozenset({Kind.OFF_GRID}))
+        await self._before_write(frozenset({Kind.OFF_GRID}))
         await self._client.request("POST", ISLANDING_PATH, payload={"island_mode": mode})
 
         async def matches() -> dict[str, Any] | None:
@@ -79,7 +79,7 @@ class RestWrites:
         current = await self._client.read(SITEMASTER)
         if current.running is running_goal:
             return Outcome("unchanged", {"sitemaster": action})
-        self._mark_write(frozenset({Kind.SITEMASTER}))
+        await self._before_write(frozenset({Kind.SITEMASTER}))
         path = SITEMASTER_RUN_PATH if running_goal else SITEMASTER_STOP_PATH
         await self._client.request("GET", path)  # both are GETs in the documented API
 

@@ -60,8 +60,12 @@ class CommandService:
         spawn: Spawn,
         *,
         on_result: OnResult = _ignore,
+        epoch_of: Callable[[str], int | None] = lambda _slug: 0,
     ) -> None:
+        """`epoch_of(slug)`: the ownership epoch under which this instance commands a gateway,
+        None while another member of a fleet owns it (its commands are that member's)."""
         self._topics = topics
+        self._epoch_of = epoch_of
         self._settings = settings
         self._connection = connection
         self._executors = executors
@@ -76,7 +80,7 @@ class CommandService:
     async def handle(self, message: Incoming) -> None:
         """Answer at once when the message cannot run; otherwise run it in its own task."""
         route = self._route(message.topic, message.payload)
-        if route is None:
+        if route is None or self._elsewhere(route.gateway):
             return
         if not message.payload and message.topic in self._clearing:
             self._clearing.discard(message.topic)
@@ -98,6 +102,8 @@ class CommandService:
         request: CommandRequest | None = None
         try:
             request = route.parse()
+            if self._elsewhere(request.gateway):
+                return
             executor = self._check(request)
         except CommandError as err:
             transaction = err.transaction or transaction_of(message.payload)
@@ -108,7 +114,7 @@ class CommandService:
                 await self._result(gateway, "rejected", change, str(err), transaction)
             return
         await self._event("command_accepted", request, {})
-        self._spawn(self._execute(executor, request, reply))
+        self._spawn(self._execute(executor, request, reply, self._epoch_of(request.gateway)))
 
     async def announce_availability(self, slug: str) -> None:
         """Publish, retained, whether each enabled command kind may be sent to a gateway."""
@@ -123,6 +129,10 @@ class CommandService:
             await self._connection.publish_many(messages)
 
     # -- routing -------------------------------------------------------------------------------
+
+    def _elsewhere(self, slug: str | None) -> bool:
+        """A gateway this instance knows but does not own now: another instance answers."""
+        return slug is not None and slug in self._executors() and self._epoch_of(slug) is None
 
     def _route(self, topic: str, payload: bytes) -> _Route | None:
         base = self._topics.base + "/"
@@ -173,11 +183,15 @@ class CommandService:
     # -- running and answering ----------------------------------------------------------------
 
     async def _execute(
-        self, executor: CommandExecutor, request: CommandRequest, reply: _Reply
+        self,
+        executor: CommandExecutor,
+        request: CommandRequest,
+        reply: _Reply,
+        epoch: int | None,
     ) -> None:
         refused_before = any(executor.refusal(kind) for kind in request.change.kinds)
         try:
-            outcome = await executor.execute(request.change)
+            outcome = await executor.execute(request.change, epoch)
         except asyncio.CancelledError:
             raise
         except CommandError as err:

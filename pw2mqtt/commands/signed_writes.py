@@ -50,19 +50,19 @@ class SignedWrites:
         client: GatewayClient,
         settings: CommandSettings,
         confirm: Confirm,
-        mark_write: Callable[[frozenset[Kind]], None],
+        before_write: Callable[[frozenset[Kind]], Awaitable[None]],
     ) -> None:
         self._client = client
         self._settings = settings
         self._confirm = confirm
-        self._mark_write = mark_write
+        self._before_write = before_write
 
     async def set_config(self, change: Change, signed: TedapiTransport) -> Outcome:
         edit = config_edit(change)
         config, _ = await signed.read_config()
         if _holds(config, edit) and await self._in_force(edit):
             return Outcome("unchanged", _data(config, edit))
-        self._mark_write(change.kinds)
+        await self._before_write(change.kinds)
         await write_config(signed, edit)
         nudged = False
 
@@ -90,7 +90,7 @@ class SignedWrites:
         events = await signed.backup_events()
         if duration_s == CANCEL and events.manual is None:
             return Outcome("unchanged", shown)
-        self._mark_write(kinds)
+        await self._before_write(kinds)
         if events.manual is not None:
             await signed.cancel_manual_backup()
         if duration_s != CANCEL:
@@ -114,7 +114,7 @@ class SignedWrites:
         shown = {"off_grid": off_grid, "transport": "v1r"}
         if (await self._client.read(GRID_STATUS)).grid_status.value is goal:
             return Outcome("unchanged", shown)
-        self._mark_write(frozenset({Kind.OFF_GRID}))
+        await self._before_write(frozenset({Kind.OFF_GRID}))
         answer = await signed.set_island_mode(off_grid)
         _LOGGER.info("island mode over v1r: the gateway answered result %s", answer.result)
 
@@ -148,6 +148,7 @@ class SignedWrites:
                 "event is running (cancelling it would apply the change)"
             )
         _LOGGER.info("config.json stored but not applied; scheduling and cancelling a backup event")
+        await self._before_write(frozenset())
         await signed.schedule_manual_backup(WORKAROUND_S)
         await signed.cancel_manual_backup()
         return True

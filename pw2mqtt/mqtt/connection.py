@@ -64,12 +64,13 @@ class MqttOptions:
 
     @classmethod
     def from_settings(cls, settings: MqttSettings, client_id: str | None = None) -> MqttOptions:
-        """`client_id` stands in when the settings name none (`Settings.mqtt_client_id`)."""
+        """`client_id` is the one to use (`Settings.mqtt_client_id`, made unique in a fleet);
+        without it, the settings' own or `pw2mqtt`."""
         tls = settings.tls
         return cls(
             host=settings.host,
             port=settings.port,
-            client_id=settings.client_id or client_id or "pw2mqtt",
+            client_id=client_id or settings.client_id or "pw2mqtt",
             username=settings.username,
             password=settings.password.get_secret_value() if settings.password else None,
             keepalive=settings.keepalive,

@@ -26,21 +26,35 @@ def gateway_slug(din: str | None, fallback: str) -> str:
 class Topics:
     base: str = "pw2mqtt"
     discovery_prefix: str = "homeassistant"
+    instance: str | None = None
+    """In a fleet (`cluster.dsn`), this instance's name: its own state, info and health topics
+    live under `<base>/bridge/instance/<instance>/`, so that one instance's last will or
+    report never speaks for another."""
 
     def __post_init__(self) -> None:
-        for part in (*self.base.split("/"), *self.discovery_prefix.split("/")):
+        parts = [*self.base.split("/"), *self.discovery_prefix.split("/")]
+        if self.instance is not None:
+            parts.append(self.instance)
+        for part in parts:
             if not is_valid_segment(part):
                 raise ValueError(f"not a usable topic level: {part!r}")
 
     # -- the bridge itself -------------------------------------------------------------------
 
     @property
+    def _own(self) -> str:
+        """Where this instance's retained reports go."""
+        if self.instance is None:
+            return f"{self.base}/bridge"
+        return f"{self.base}/bridge/instance/{self.instance}"
+
+    @property
     def bridge_state(self) -> str:
-        return f"{self.base}/bridge/state"
+        return f"{self._own}/state"
 
     @property
     def bridge_info(self) -> str:
-        return f"{self.base}/bridge/info"
+        return f"{self._own}/info"
 
     @property
     def bridge_logging(self) -> str:
@@ -52,7 +66,7 @@ class Topics:
 
     @property
     def bridge_health(self) -> str:
-        return f"{self.base}/bridge/health"
+        return f"{self._own}/health"
 
     def request(self, command: str) -> str:
         return f"{self.base}/bridge/request/{command}"
@@ -68,6 +82,18 @@ class Topics:
 
     def availability(self, gateway: str) -> str:
         return f"{self.base}/{gateway}/availability"
+
+    @property
+    def availability_filter(self) -> str:
+        return f"{self.base}/+/availability"
+
+    def gateway_of_availability(self, topic: str) -> str | None:
+        """The gateway whose `availability` topic this is, or None for any other topic."""
+        prefix, suffix = f"{self.base}/", "/availability"
+        if not (topic.startswith(prefix) and topic.endswith(suffix)):
+            return None
+        slug = topic[len(prefix) : -len(suffix)]
+        return None if not slug or "/" in slug or slug == "bridge" else slug
 
     def source_availability(self, gateway: str, source: str) -> str:
         """`online` while the gateway endpoint `source` (a snapshot field) gives values."""

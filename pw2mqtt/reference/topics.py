@@ -48,7 +48,9 @@ def _bridge_topics() -> tuple[_Topic, ...]:
         _Topic(
             t.bridge_state, "yes", 1,
             "`online` / `offline`. The bridge's last will is `offline`; `online` is sent on every "
-            "connection to the broker and again after Home Assistant starts.",
+            "connection to the broker and again after Home Assistant starts. In a fleet "
+            "(`cluster.dsn`), each instance has its own state, info and health topics instead: "
+            "`<base>/bridge/instance/<instance_id>/state`, `…/info`, `…/health` (docs/cluster.md).",
         ),
         _Topic(
             t.bridge_info, "yes", 1,

@@ -13,7 +13,7 @@ import pytest
 
 from bench.ownership import Event, Tenure, double_owned, epochs_not_increasing, tenures
 from bench.postgres import TempPostgres
-from pw2mqtt.cluster import Coordinator
+from pw2mqtt.cluster.coordinator import Coordinator
 from pw2mqtt.cluster.rendezvous import assign
 from tests import rigs
 

@@ -7,7 +7,8 @@ import asyncio
 from pydantic import SecretStr
 
 from bench.ownership import Event, double_owned, epochs_not_increasing, takeovers, tenures
-from pw2mqtt.cluster import Coordinator, Solo, describe_dsn, gateway_key, ownership_for
+from pw2mqtt.cluster import Solo, gateway_key, ownership_for
+from pw2mqtt.cluster.coordinator import Coordinator, describe_dsn
 from pw2mqtt.config import ClusterSettings, GatewaySettings
 
 
