@@ -192,6 +192,7 @@ async def route(
     session = core.sessions.lookup(token_of(request), now)
     if session is not None:
         call.role = session.role
+        call.session = session.serial
     if rule is not Access.PUBLIC:
         if session is None:
             return unauthorized()
@@ -237,6 +238,7 @@ async def login(ctx: Context) -> web.StreamResponse:
         core.site.set_sitemaster(now, running=False)  # the web UI flag: logging in stops it
     session = core.sessions.create(role, email, now)
     ctx.call.role = role
+    ctx.call.session = session.serial
     response = json_response(
         {
             "email": email,

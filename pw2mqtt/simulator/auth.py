@@ -15,6 +15,7 @@ class Session:
     user_record: str
     role: str  # "customer" | "installer"
     created: float  # simulated epoch seconds
+    serial: int = 0  # 1 for the first login since start, 2 for the next, ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +32,15 @@ class Sessions:
         self._by_token: dict[str, Session] = {}
         self._failures: deque[float] = deque()
         self._locked_until = float("-inf")
+        self._created = 0
 
     def create(self, role: str, email: str, now: float) -> Session:
         token = base64.b64encode(secrets.token_bytes(64)).decode()  # 88 chars, like the gateway
         record = base64.urlsafe_b64encode(
             json.dumps({"email": email, "roles": [role], "loginTime": int(now)}).encode()
         ).decode()
-        session = Session(token=token, user_record=record, role=role, created=now)
+        self._created += 1
+        session = Session(token, record, role, now, self._created)
         self._by_token[token] = session
         return session
 

@@ -23,8 +23,9 @@ VitalsProvider = Callable[[SiteState], bytes]
 @dataclass(slots=True)
 class CallRecord:
     """One request the gateway received. `status` is 0 while unanswered or when never answered
-    (reset, hang); `role` is the session's role, if the request carried a valid one; `body` is the
-    decoded JSON or form body (passwords masked), or None."""
+    (reset, hang); `role` and `session` are the role and serial number of the session the request
+    carried (or, for a login, created), if valid: which client made it; `body` is the decoded
+    JSON or form body (passwords masked), or None."""
 
     time: float  # simulated epoch seconds on arrival
     method: str
@@ -32,6 +33,7 @@ class CallRecord:
     status: int
     role: str | None
     body: Any
+    session: int | None = None
 
 
 class GatewayCore:

@@ -5,7 +5,6 @@ stops, the other takes its gateways over; a command accepted before the lease mo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -20,29 +19,31 @@ from pw2mqtt.bridge.runtime import Bridge
 from pw2mqtt.cluster import ClusterError
 from pw2mqtt.cluster.rendezvous import assign
 from pw2mqtt.config import Settings
-from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions, din_for
+from pw2mqtt.simulator import GatewaySimulator
+from tests.cluster.fleet_view import (
+    BASE,
+    LEASE,
+    fleet_settings,
+    names,
+    online,
+    owner_of,
+    simulators,
+    until,
+    view,
+)
 from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe, ProbeMessage
 
-BASE = "pw2mqtt"
-NAMES = [f"gw{i}" for i in range(4)]
+NAMES = names(4)
 INSTANCES = ("one", "two")  # rendezvous hashing gives each of them two of NAMES
-LEASE = 3.0
 ANSWERS = f"{BASE}/bridge/response/gateway/set"
 SET_OPERATION = "/api/operation"
 
 
 @pytest.fixture
 async def sims() -> AsyncIterator[list[GatewaySimulator]]:
-    async with contextlib.AsyncExitStack() as stack:
-        yield [
-            await stack.enter_async_context(
-                GatewaySimulator(
-                    SimulatorOptions(control_port=None, din=din_for(i), profile="1.50")
-                )
-            )
-            for i in range(len(NAMES))
-        ]
+    async with simulators(len(NAMES)) as running:
+        yield running
 
 
 def settings(
@@ -53,50 +54,14 @@ def settings(
     tmp_path: Path,
     **commands: Any,
 ) -> dict[str, Any]:
-    values = bridge_settings(
+    return fleet_settings(
+        instance,
         sims,
-        {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-fleet"},
+        broker,
+        postgres.dsn,
         tmp_path / instance,
-        gateway={"timeout": 2.0},
-        cluster={"dsn": postgres.dsn, "instance_id": instance, "lease_seconds": LEASE},
         commands={"operation_mode": True, **commands},
     )
-    for entry, name in zip(values["gateways"], NAMES, strict=False):
-        entry["name"] = name
-    return values
-
-
-def owner_of(probe: MqttProbe, name: str) -> str | None:
-    """The instance whose state topic the gateway's retained discovery names, if announced."""
-    config = probe.retained(f"homeassistant/device/pw2mqtt_{name}/config")
-    if config is None or not config.payload:
-        return None
-    for entry in json.loads(config.payload)["availability"]:
-        topic: str = entry["topic"]
-        if topic.startswith(f"{BASE}/bridge/instance/"):
-            return topic.split("/")[-2]
-    return None
-
-
-def online(probe: MqttProbe, name: str) -> bool:
-    state = probe.retained(f"{BASE}/{name}/availability")
-    return state is not None and state.text == "online"
-
-
-async def until(check: Any, timeout: float, seen: Any = None) -> None:
-    """Retained state is looked at again every 0.1 s until `check` holds; on a timeout the
-    failure shows `seen()`."""
-    try:
-        async with asyncio.timeout(timeout):
-            while not check():  # noqa: ASYNC110 - the probe has no event per condition
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        shown = "" if seen is None else f": {seen()}"
-        raise AssertionError(f"not within {timeout:.0f} s{shown}") from None
-
-
-def fleet_view(probe: MqttProbe) -> dict[str, tuple[str | None, bool]]:
-    return {n: (owner_of(probe, n), online(probe, n)) for n in NAMES}
 
 
 def posts(sim: GatewaySimulator) -> int:
@@ -131,7 +96,7 @@ async def test_two_bridges_share_the_fleet_and_one_takes_over_when_the_other_sto
                 await until(
                     lambda: all(owner_of(probe, n) == plan[n] and online(probe, n) for n in NAMES),
                     timeout=4 * LEASE + 10,
-                    seen=lambda: fleet_view(probe),
+                    seen=lambda: view(probe, NAMES),
                 )
                 for instance in INSTANCES:
                     state = probe.retained(f"{BASE}/bridge/instance/{instance}/state")
@@ -162,7 +127,7 @@ async def test_two_bridges_share_the_fleet_and_one_takes_over_when_the_other_sto
                 await until(
                     lambda: all(owner_of(probe, n) == "two" and online(probe, n) for n in NAMES),
                     timeout=2 * LEASE + 10,
-                    seen=lambda: fleet_view(probe),
+                    seen=lambda: view(probe, NAMES),
                 )
                 mark = probe.mark()
                 await probe.publish(f"{BASE}/{target}/operation_mode/set", "self_consumption")
