@@ -81,7 +81,7 @@ def spawn(argv: list[str], env: dict[str, str], log_path: Path, cwd: Path | None
     return Running(process, started, log_path)
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("PW2MQTT_", "PW_", "MQTT_"))}
 
 
@@ -121,7 +121,7 @@ class Pw2Mqtt:
         config = workdir / "pw2mqtt.yaml"  # JSON is YAML
         config.write_text(json.dumps(self.config(gateways, broker_port, state_dir), indent=2))
         argv = [sys.executable, "-m", "pw2mqtt", "run", "--config", str(config)]
-        return spawn(argv, _clean_env(), workdir / "pw2mqtt.log")
+        return spawn(argv, clean_env(), workdir / "pw2mqtt.log")
 
     def owns(self, seen: Seen) -> bool:
         return seen.topic.startswith((f"{TOPICS.base}/", f"{TOPICS.discovery_prefix}/"))

@@ -17,10 +17,10 @@ from typing import Any
 
 from bench.broker import Mosquitto
 from bench.contenders import TOPICS, Pw2Mqtt, Running
-from bench.gateways import Call, Gateway, SimulatedGateways
+from bench.gateways import LOGIN, Call, Gateway, SimulatedGateways
 from bench.observer import Observer
 from bench.procstat import Sampler, Usage
-from bench.scenarios import FAST_PATH, LOGIN, BenchError, Simulation, Timing
+from bench.scenarios import FAST_PATH, BenchError, Simulation, Timing
 from bench.stats import cycle_gaps, percentile
 
 GATEWAYS_PER_HOST = 250  # simulators per host process, unless told otherwise

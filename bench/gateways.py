@@ -11,6 +11,8 @@ from typing import Any, Self
 
 import aiohttp
 
+LOGIN = "/api/login/Basic"
+
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
@@ -32,6 +34,8 @@ class Call:
     method: str
     path: str
     status: int
+    session: int | None = None  # which login's token it carried
+    login: str | None = None  # for a successful login: the e-mail it gave
 
 
 class SimulatedGateways:
@@ -118,7 +122,14 @@ class SimulatedGateways:
         async with self._session.get(url) as response:
             response.raise_for_status()
             body = await response.json()
-        return [Call(c["time"], c["method"], c["path"], c["status"]) for c in body["calls"]]
+        return [_call(c) for c in body["calls"]]
+
+
+def _call(c: dict[str, Any]) -> Call:
+    body = c.get("body")
+    login = c["path"] == LOGIN and c["status"] == 200 and isinstance(body, dict)
+    email = str(body.get("email", "?")) if login and isinstance(body, dict) else None
+    return Call(c["time"], c["method"], c["path"], c["status"], c.get("session"), email)
 
 
 async def _end(process: asyncio.subprocess.Process) -> None:

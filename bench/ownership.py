@@ -83,3 +83,24 @@ def takeovers(all_tenures: Iterable[Tenure], instance: str, since: float) -> dic
         if tenure.key in lost and tenure.instance != instance and tenure.start >= since:
             delays.setdefault(tenure.key, tenure.start - since)
     return delays
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One request as a gateway saw it: the session it carried (None: no valid one) and, for a
+    successful login, the e-mail it gave (each instance of a fleet logs in with its own)."""
+
+    session: int | None
+    login: str | None = None
+
+
+def turns(uses: Iterable[Use], whose: Mapping[int, str]) -> list[str]:
+    """Who used a gateway, in order of arrival, one entry per uninterrupted turn; a name that
+    comes back after another's turn means two instances used it at once (or it moved back)."""
+    users = (whose.get(use.session, "?") for use in uses if use.session is not None)
+    return [user for user, _ in itertools.groupby(users)]
+
+
+def logins(uses: Iterable[Use]) -> dict[int, str]:
+    """Session → the e-mail its login gave."""
+    return {u.session: u.login for u in uses if u.session is not None and u.login is not None}

@@ -16,12 +16,11 @@ import aiomqtt
 
 from bench.broker import HOST, Mosquitto
 from bench.contenders import FAST_INTERVAL, TOPICS, Contender, Pw2Mqtt, Running
-from bench.gateways import Call, Gateway, SimulatedGateways
+from bench.gateways import LOGIN, Call, Gateway, SimulatedGateways
 from bench.observer import Observer, Seen
 from bench.procstat import Sampler
 from bench.stats import median, percentile
 
-LOGIN = "/api/login/Basic"
 FAST_PATH = "/api/meters/aggregates"  # read on every fast cycle by both bridges
 SOLAR_STEPS = (1500.0, 3200.0, 4700.0, 2600.0, 5300.0, 2000.0, 3900.0)
 

@@ -14,11 +14,11 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator
-from itertools import groupby
 from pathlib import Path
 
 import pytest
 
+from bench.ownership import Use, logins, turns
 from bench.postgres import TempPostgres
 from pw2mqtt.cluster.rendezvous import assign
 from pw2mqtt.simulator import GatewaySimulator
@@ -45,23 +45,19 @@ def email(instance: str) -> str:
     return f"{instance}@fleet.test"
 
 
+def turns_of(calls: list[CallRecord], whose: dict[int, str]) -> list[str]:
+    return turns([Use(call.session) for call in calls], whose)
+
+
 def logged_in(calls: list[CallRecord]) -> dict[int, str]:
-    """Session → the e-mail its login gave."""
-    return {
-        call.session: str(call.body.get("email", "?"))
-        for call in calls
-        if call.path == LOGIN and call.status == 200 and isinstance(call.body, dict)
-        if call.session is not None
-    }
+    return logins(
+        Use(c.session, str(c.body.get("email")))
+        for c in calls
+        if c.path == LOGIN and c.status == 200 and isinstance(c.body, dict)
+    )
 
 
-def users_in_turn(calls: list[CallRecord], whose: dict[int, str]) -> list[str]:
-    """Who used the gateway, in order of arrival, one entry per uninterrupted turn."""
-    users = [whose.get(call.session, "?") for call in calls if call.session is not None]
-    return [user for user, _ in groupby(users)]
-
-
-def test_turns_are_counted_from_the_sessions_calls_carry() -> None:
+def test_turns_are_told_apart_by_the_sessions_calls_carry() -> None:
     def call(t: float, path: str, session: int | None, **body: str) -> CallRecord:
         status = 200 if session is not None else 0
         return CallRecord(t, "GET", path, status, None, body or None, session)
@@ -76,9 +72,9 @@ def test_turns_are_counted_from_the_sessions_calls_carry() -> None:
     ]
     whose = logged_in(calls)
     assert whose == {1: "a", 2: "b"}
-    assert users_in_turn(calls, whose) == ["a", "b", "a", "b"]
-    assert users_in_turn(calls[:3], whose) == ["a"]
-    assert users_in_turn(calls[4:], whose) == ["a", "b"]
+    assert turns_of(calls, whose) == ["a", "b", "a", "b"]
+    assert turns_of(calls[:3], whose) == ["a"]
+    assert turns_of(calls[4:], whose) == ["a", "b"]
 
 
 @contextlib.asynccontextmanager
@@ -151,8 +147,8 @@ async def test_a_sigkilled_bridges_gateways_move_and_never_have_two_users(
 
     for name, sim, kill in zip(NAMES, sims, killed, strict=True):
         whose = logged_in(sim.calls)
-        before = users_in_turn([c for c in sim.calls if c.time < kill], whose)
-        after = users_in_turn([c for c in sim.calls if c.time >= kill], whose)
+        before = turns_of([c for c in sim.calls if c.time < kill], whose)
+        after = turns_of([c for c in sim.calls if c.time >= kill], whose)
         assert len(before) == len(set(before)), f"{name}: turns interleaved: {before}"
         assert before[-1] == email(everyone[name]), (name, before)
         assert after in ([], [email(survivors[name])]), (name, after)
