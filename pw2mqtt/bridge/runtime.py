@@ -48,6 +48,8 @@ _LOGGER = logging.getLogger(__name__)
 
 HA_BIRTH_DELAY_MAX = 5.0
 INFO_SPACING = 5.0  # `bridge/info` at most this often: at 1000 gateways it is megabytes
+PUBLISHING_AT_ONCE = 32  # gateways whose updates are being published at the same time
+IN_FLIGHT_PER_GATEWAY = 100  # messages one gateway's first publication has in flight, at most
 STARTUP_POLLS_PER_SECOND = 100  # first polls (and logins) spread so no herd hits at once
 
 
@@ -96,6 +98,7 @@ class Bridge:
             subscriptions=subscriptions,
             on_connect=self._on_connect,
             on_message=self._on_message,
+            in_flight_warning=PUBLISHING_AT_ONCE * IN_FLIGHT_PER_GATEWAY,
         )
         self._outbox = Outbox(self.connection, self.topics)
         self._share = FleetShare(
@@ -231,17 +234,34 @@ class Bridge:
                 continue  # the mailbox keeps the newest update; on_connect wakes us again
             try:
                 await self._share.say_lost()
-                for gateway in self._gateways:
-                    if gateway.pending:
-                        gateway.pending = False
-                        if gateway.epoch is not None:
-                            await self._publisher.publish(gateway)
+                await self._publish_due()
                 if self._announcer is not None:
                     await self._announcer.clear_stale(self._gateways)
                 await self._relay_logs()
-            except MqttUnavailableError:
+            except* MqttUnavailableError:
                 for gateway in self._gateways:
                     gateway.pending = True  # publish it all again once reconnected
+
+    async def _publish_due(self) -> None:
+        """Each gateway's messages go in order, but gateways go side by side: a first
+        publication waits on the broker's acknowledgements a dozen times, and one gateway after
+        another would make a thousand of them take minutes at start-up."""
+        due = [g for g in self._gateways if g.pending]
+        for gateway in due:
+            gateway.pending = False
+        due = [g for g in due if g.epoch is not None]
+        if len(due) == 1:
+            await self._publisher.publish(due[0])
+            return
+        turns = asyncio.Semaphore(PUBLISHING_AT_ONCE)
+
+        async def publish(gateway: BridgedGateway) -> None:
+            async with turns:
+                await self._publisher.publish(gateway)
+
+        async with asyncio.TaskGroup() as group:
+            for gateway in due:
+                group.create_task(publish(gateway))
 
     def _start_polling(self, gateway: BridgedGateway) -> asyncio.Task[None] | None:
         if self._tasks is None:

@@ -12,6 +12,7 @@ and written afresh; log lines name the file, never its path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -30,8 +31,6 @@ from pw2mqtt.files import write_durably
 
 _LOGGER = logging.getLogger(__name__)
 
-_LOGGER = logging.getLogger(__name__)
-
 _PIN_FILE = "tls-pin.sha256"
 _SESSION_FILE = "session.json"
 _SLUG_FILE = "topic-slug"
@@ -44,10 +43,21 @@ _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 _SCRYPT: Final = {"n": 2**14, "r": 8, "p": 1}
 
 
+_PROCESS_SALT: Final = os.urandom(16)
+
+
 def credential_hash(role: str, password: str, salt: bytes | None = None) -> str:
     """`scrypt$<salt hex>$<hash hex>` of the role and password: enough to tell whether a saved
-    session was obtained with this credential, useless for finding the password."""
-    salt = salt if salt is not None else os.urandom(16)
+    session was obtained with this credential, useless for finding the password.
+
+    scrypt costs ~30 ms of CPU on purpose, so one process salts with one salt and works each
+    credential out once: a fleet of gateways sharing a password logs in without paying it per
+    gateway, and a restart checks their saved sessions for the price of one."""
+    return _credential_hash(role, password, _PROCESS_SALT if salt is None else salt)
+
+
+@functools.lru_cache(maxsize=256)
+def _credential_hash(role: str, password: str, salt: bytes) -> str:
     digest = hashlib.scrypt(f"{role}\0{password}".encode(), salt=salt, dklen=32, **_SCRYPT)
     return f"scrypt${salt.hex()}${digest.hex()}"
 

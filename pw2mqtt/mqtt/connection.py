@@ -28,7 +28,7 @@ _LOGGER = logging.getLogger(__name__)
 _TIMEOUT = 10.0
 # How long a cancelled run() may spend publishing the will itself before disconnecting.
 _WILL_ON_CANCEL_TIMEOUT = 2.0
-_PENDING_CALLS_WARNING = 500
+_PENDING_CALLS_WARNING = 500  # a full announcement is a few dozen messages: not a backlog
 # SUBACK return codes from 0x80 on mean the subscription was refused.
 _SUBACK_FAILURE = 0x80
 # MQTT 5 DISCONNECT reason "Session taken over": another client connected with our client id.
@@ -132,9 +132,13 @@ class MqttConnection:
         subscriptions: Sequence[tuple[str, int]],
         on_connect: Callable[[], Awaitable[None]],
         on_message: Callable[[Incoming], Awaitable[None]],
+        in_flight_warning: int = _PENDING_CALLS_WARNING,
     ) -> None:
+        """`in_flight_warning`: how many publications awaiting the broker are a backlog worth
+        a warning (paho logs one line per publication above it)."""
         _check_topic(will.topic)
         self._options = options
+        self._in_flight_warning = in_flight_warning
         self._will = will
         self._subscriptions = list(subscriptions)
         self._on_connect = on_connect
@@ -233,8 +237,7 @@ class MqttConnection:
             tls_context=self._tls_context,
             logger=_LOGGER.getChild("paho"),
         )
-        # A full announcement is a few dozen messages in flight at once; that is not a backlog.
-        client.pending_calls_threshold = _PENDING_CALLS_WARNING
+        client.pending_calls_threshold = self._in_flight_warning
         return client
 
     def _subscription_request(self) -> list[tuple[str, Any]]:
