@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/pw2mqtt demo
 
+# Three workers, each taking whole test files: most tests wait on timers, not the CPU.
 test: $(STAMP) broker
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadfile
 
 # The tests of one rig: those that ask `tests.rigs.missing("RIG")` (wherever they are in tests/).
 rig_tests = $(or $(shell grep -rlF --include='*.py' 'rigs.missing("$(1)")' tests),$(error no test uses the $(1) rig))

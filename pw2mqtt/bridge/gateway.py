@@ -1,20 +1,35 @@
-"""One gateway as the publishing side sees it: its client, poller and what was last published."""
+"""One gateway as the bridge sees it: its client, poller, executor and what was last published."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from pw2mqtt.cluster import gateway_key
 from pw2mqtt.commands.executor import CommandExecutor
 from pw2mqtt.commands.result import CommandResult
-from pw2mqtt.config import GatewaySettings
+from pw2mqtt.config import GatewaySettings, Settings
 from pw2mqtt.entities.catalogue import Entity, Value
 from pw2mqtt.entities.devices import ActiveAlert, PhysicalDevice, devices_for
 from pw2mqtt.gateway.poller import GatewayPoller, GatewayUpdate
 from pw2mqtt.gateway.rest.client import GatewayClient
+from pw2mqtt.gateway.signed_reads import SignedReader, load_signing_key
 from pw2mqtt.gateway.snapshot import GatewaySnapshot
 from pw2mqtt.mqtt.discovery import DeviceInfo
 from pw2mqtt.mqtt.tracker import ValueTracker
+
+STARTUP_POLLS_PER_SECOND = 100  # first polls (and logins) spread so no herd hits at once
+
+
+def start_delays(count: int, fast_interval: float) -> list[float]:
+    """When each of `count` pollers first polls: evenly over one fast interval, or longer
+    when that would start more than `STARTUP_POLLS_PER_SECOND` a second."""
+    if count <= 1:
+        return [0.0] * count
+    spread = max(fast_interval, count / STARTUP_POLLS_PER_SECOND)
+    return [i * spread / count for i in range(count)]
 
 
 @dataclass(slots=True)
@@ -77,3 +92,63 @@ class BridgedGateway:
         self.last_error_sent = None
         self.tracker.forget()
         self.pending = self.latest is not None
+
+
+def bridged_gateways(
+    settings: Settings,
+    *,
+    wake: asyncio.Event,
+    fence: Callable[[str, int], Awaitable[bool]],
+) -> list[BridgedGateway]:
+    """Every configured gateway, each with its first poll's delay (see `start_delays`)."""
+    gateways = [bridged_gateway(g, settings, wake=wake, fence=fence) for g in settings.gateways]
+    fast = min((g.poll.fast for g in settings.gateways), default=1.0)
+    for gateway, delay in zip(gateways, start_delays(len(gateways), fast), strict=True):
+        gateway.start_delay = delay
+    return gateways
+
+
+def bridged_gateway(
+    gateway: GatewaySettings,
+    settings: Settings,
+    *,
+    wake: asyncio.Event,
+    fence: Callable[[str, int], Awaitable[bool]],
+) -> BridgedGateway:
+    """A configured gateway with its client, poller and executor; each update it reads lands in
+    its one-slot mailbox (`latest`, `pending`) and sets `wake`."""
+    client = GatewayClient(gateway, settings.state_dir)
+    owner_key = gateway_key(gateway)
+
+    def deliver(update: GatewayUpdate) -> None:
+        if update.online and update.answered:
+            bridged.last_ok = time.time()
+        bridged.latest = update
+        bridged.pending = True
+        wake.set()
+
+    def health() -> GatewayUpdate | None:
+        return bridged.latest
+
+    def firmware() -> str | None:
+        return bridged.device.firmware if bridged.device else None
+
+    saved = client.state.load_slug()
+    key = load_signing_key(settings.state_dir, gateway.name or saved, str(client.address))
+    signed = None if key is None else SignedReader(client, key)
+    poller = GatewayPoller(client, gateway.poll, deliver, signed=signed)
+    executor = CommandExecutor(
+        client,
+        settings.commands_for(gateway),
+        health=health,
+        refresh=lambda: poller.refresh(tiers=2),
+        firmware=firmware,
+        state_dir=settings.state_dir,
+        slug=lambda: bridged.slug,
+        fence=lambda epoch: fence(owner_key, epoch),
+    )
+    tracker = ValueTracker(settings.mqtt.heartbeat)
+    bridged = BridgedGateway(gateway, client, poller, tracker, executor)
+    bridged.slug = gateway.name or saved
+    bridged.published_before = saved is not None
+    return bridged

@@ -12,12 +12,11 @@ import contextlib
 import json
 import logging
 import random
-import time
 from collections.abc import Coroutine
 from typing import Any
 
 from pw2mqtt.bridge.announcer import Announcer
-from pw2mqtt.bridge.gateway import BridgedGateway
+from pw2mqtt.bridge.gateway import BridgedGateway, bridged_gateways
 from pw2mqtt.bridge.health import HealthReporter
 from pw2mqtt.bridge.log_relay import LogRelay
 from pw2mqtt.bridge.outbox import OFFLINE, ONLINE, Outbox
@@ -26,14 +25,11 @@ from pw2mqtt.bridge.refresh import Refresher
 from pw2mqtt.bridge.share import FleetShare
 from pw2mqtt.bridge.status import bridge_info, keep_status_file
 from pw2mqtt.bridge.throttle import Throttled
-from pw2mqtt.cluster import ClusterError, default_instance_id, gateway_key, ownership_for
+from pw2mqtt.cluster import ClusterError, gateway_key, instance_name, ownership_for
 from pw2mqtt.commands.executor import CommandExecutor
 from pw2mqtt.commands.result import CommandResult
 from pw2mqtt.commands.service import CommandService
-from pw2mqtt.config import GatewaySettings, Settings
-from pw2mqtt.gateway.poller import GatewayPoller, GatewayUpdate
-from pw2mqtt.gateway.rest.client import GatewayClient
-from pw2mqtt.gateway.signed_reads import SignedReader, load_signing_key
+from pw2mqtt.config import Settings
 from pw2mqtt.mqtt.connection import (
     Incoming,
     MqttConnection,
@@ -42,7 +38,6 @@ from pw2mqtt.mqtt.connection import (
     Outgoing,
 )
 from pw2mqtt.mqtt.topics import Topics
-from pw2mqtt.mqtt.tracker import ValueTracker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,56 +45,22 @@ HA_BIRTH_DELAY_MAX = 5.0
 INFO_SPACING = 5.0  # `bridge/info` at most this often: at 1000 gateways it is megabytes
 PUBLISHING_AT_ONCE = 32  # gateways whose updates are being published at the same time
 IN_FLIGHT_PER_GATEWAY = 100  # messages one gateway's first publication has in flight, at most
-STARTUP_POLLS_PER_SECOND = 100  # first polls (and logins) spread so no herd hits at once
-
-
-def start_delays(count: int, fast_interval: float) -> list[float]:
-    """When each of `count` pollers first polls: evenly over one fast interval, or longer
-    when that would start more than `STARTUP_POLLS_PER_SECOND` a second."""
-    if count <= 1:
-        return [0.0] * count
-    spread = max(fast_interval, count / STARTUP_POLLS_PER_SECOND)
-    return [i * spread / count for i in range(count)]
 
 
 class Bridge:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.instance = (
-            (settings.cluster.instance_id or default_instance_id())
-            if settings.cluster.dsn is not None
-            else None
-        )
+        self.instance = instance_name(settings.cluster)
         self.topics = Topics(
             settings.mqtt.base_topic, settings.homeassistant.discovery_prefix, self.instance
         )
         self._wake = asyncio.Event()
-        self._gateways = [self._make_gateway(gateway) for gateway in settings.gateways]
+        self._gateways = bridged_gateways(settings, wake=self._wake, fence=self._still_owned)
         self._by_key = {gateway_key(g.settings): g for g in self._gateways}
-        fast = min((g.poll.fast for g in settings.gateways), default=1.0)
-        for gateway, delay in zip(
-            self._gateways, start_delays(len(self._gateways), fast), strict=True
-        ):
-            gateway.start_delay = delay
         self._log_relay = LogRelay(self._wake, settings.state_dir)
         self._birth_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
-        subscriptions = [(self.topics.homeassistant_status, 1)]
-        if settings.homeassistant.enabled:
-            subscriptions.append((self.topics.discovery_filter, 1))
-        subscriptions.extend(CommandService.subscriptions_for(self.topics))
-        subscriptions.append((self.topics.get_filter, 1))
-        subscriptions.extend(
-            FleetShare.subscriptions_for(self.topics, fleet=self.instance is not None)
-        )
-        self.connection = MqttConnection(
-            MqttOptions.from_settings(settings.mqtt, self._client_id()),
-            will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
-            subscriptions=subscriptions,
-            on_connect=self._on_connect,
-            on_message=self._on_message,
-            in_flight_warning=PUBLISHING_AT_ONCE * IN_FLIGHT_PER_GATEWAY,
-        )
+        self.connection = self._make_connection()
         self._outbox = Outbox(self.connection, self.topics)
         self._share = FleetShare(
             self._by_key,
@@ -183,47 +144,31 @@ class Bridge:
         for gateway in self._gateways:
             await gateway.client.close()
 
+    async def _still_owned(self, key: str, epoch: int) -> bool:
+        return await self.ownership.check_fence(key, epoch)
+
+    def _make_connection(self) -> MqttConnection:
+        subscriptions = [(self.topics.homeassistant_status, 1)]
+        if self.settings.homeassistant.enabled:
+            subscriptions.append((self.topics.discovery_filter, 1))
+        subscriptions.extend(CommandService.subscriptions_for(self.topics))
+        subscriptions.append((self.topics.get_filter, 1))
+        subscriptions.extend(
+            FleetShare.subscriptions_for(self.topics, fleet=self.instance is not None)
+        )
+        return MqttConnection(
+            MqttOptions.from_settings(self.settings.mqtt, self._client_id()),
+            will=Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1),
+            subscriptions=subscriptions,
+            on_connect=self._on_connect,
+            on_message=self._on_message,
+            in_flight_warning=PUBLISHING_AT_ONCE * IN_FLIGHT_PER_GATEWAY,
+        )
+
     def _client_id(self) -> str:
         """Each member of a fleet has its own client id, so that its last will is its own."""
         base = self.settings.mqtt_client_id
         return base if self.instance is None else f"{base}-{self.instance}"
-
-    def _make_gateway(self, settings: GatewaySettings) -> BridgedGateway:
-        client = GatewayClient(settings, self.settings.state_dir)
-        owner_key = gateway_key(settings)
-
-        def deliver(update: GatewayUpdate) -> None:
-            if update.online and update.answered:
-                gateway.last_ok = time.time()
-            gateway.latest = update
-            gateway.pending = True
-            self._wake.set()
-
-        def health() -> GatewayUpdate | None:
-            return gateway.latest
-
-        def firmware() -> str | None:
-            return gateway.device.firmware if gateway.device else None
-
-        saved = client.state.load_slug()
-        key = load_signing_key(self.settings.state_dir, settings.name or saved, str(client.address))
-        signed = None if key is None else SignedReader(client, key)
-        poller = GatewayPoller(client, settings.poll, deliver, signed=signed)
-        executor = CommandExecutor(
-            client,
-            self.settings.commands_for(settings),
-            health=health,
-            refresh=lambda: poller.refresh(tiers=2),
-            firmware=firmware,
-            state_dir=self.settings.state_dir,
-            slug=lambda: gateway.slug,
-            fence=lambda epoch: self.ownership.check_fence(owner_key, epoch),
-        )
-        tracker = ValueTracker(self.settings.mqtt.heartbeat)
-        gateway = BridgedGateway(settings, client, poller, tracker, executor)
-        gateway.slug = settings.name or saved
-        gateway.published_before = saved is not None
-        return gateway
 
     async def _publish_loop(self) -> None:
         """Mailboxes → broker: each gateway's newest update, whenever the broker is there."""

@@ -12,7 +12,7 @@ set. The bridge asks `owns(key)` and `check_fence(key, epoch)` and is
 told of every change through the `on_change(key, epoch | None)` callback.
 """
 
-from pw2mqtt.cluster.choice import ownership_for
+from pw2mqtt.cluster.choice import instance_name, ownership_for
 from pw2mqtt.cluster.ownership import (
     ClusterError,
     Ownership,
@@ -29,5 +29,6 @@ __all__ = [
     "Solo",
     "default_instance_id",
     "gateway_key",
+    "instance_name",
     "ownership_for",
 ]

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pw2mqtt.cluster.ownership import ClusterError, Ownership, OwnershipListener, Solo
+from pw2mqtt.cluster.ownership import (
+    ClusterError,
+    Ownership,
+    OwnershipListener,
+    Solo,
+    default_instance_id,
+)
 from pw2mqtt.config import ClusterSettings
+
+
+def instance_name(cluster: ClusterSettings) -> str | None:
+    """This instance's name in a fleet (configured, else host and process id); None alone."""
+    if cluster.dsn is None:
+        return None
+    return cluster.instance_id or default_instance_id()
 
 
 def ownership_for(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pw2mqtt.bridge.runtime import INFO_SPACING, STARTUP_POLLS_PER_SECOND, start_delays
+from pw2mqtt.bridge.gateway import STARTUP_POLLS_PER_SECOND, start_delays
+from pw2mqtt.bridge.runtime import INFO_SPACING
 from pw2mqtt.simulator import GatewaySimulator, SimulatorOptions, din_for
 from tests.harness import bridge_settings, running_bridge
 from tests.mqtt_probe import Broker, MqttProbe
