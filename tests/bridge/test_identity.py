@@ -90,3 +90,23 @@ async def test_a_named_gateway_without_din_keeps_its_topics_when_its_address_cha
                     await probe.wait_for(f"{BASE}/garage/battery_level", timeout=10)
     devices = {m.topic for m in probe.messages if m.topic.startswith("homeassistant/")}
     assert devices == {"homeassistant/device/pw2mqtt_garage/config"}
+
+
+async def test_a_damaged_saved_slug_is_said_ignored_and_written_afresh(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with GatewaySimulator(SimulatorOptions(control_port=None)) as sim:
+        host_dir = tmp_path / "state" / f"localhost_{sim.port}"
+        host_dir.mkdir(parents=True)
+        (host_dir / "topic-slug").write_text("a/+/#\n")  # not a topic level: never used as one
+        slug = sim.din.rsplit("--", 1)[-1].lower()
+        async with MqttProbe(broker, [f"{BASE}/#"]) as probe:
+            async with running_bridge(settings(broker, sim, tmp_path)):
+                await probe.wait_for(
+                    f"{BASE}/{slug}/availability", lambda m: m.text == "online", timeout=10
+                )
+        # Said while the bridge is being set up, before it has a broker: in the process's log.
+        assert "the saved topic slug is damaged" in caplog.text
+        assert "working it out again" in caplog.text
+        assert (host_dir / "topic-slug").read_text() == f"{slug}\n"
+        assert all(m.topic.split("/")[1] in {slug, "bridge"} for m in probe.messages)
