@@ -125,15 +125,18 @@ async def bridge_with(
             yield probe
 
 
+@pytest.mark.parametrize("sim", ["26.26", "pw3"], indirect=True)
 async def test_grid_charging_and_export_rule_over_v1r(
     broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
 ) -> None:
     with_key(key, tmp_path)
     sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
     assert sim.signed.config.grid_charging is True
-    async with bridge_with(broker, sim, tmp_path, SIGNED) as probe:
+    names = slug_of(sim)
+    slug = names["slug"]
+    async with bridge_for(broker, sim, tmp_path, commands=SIGNED, **names) as probe:
         body = {"grid_charging": False, "export_rule": "never", "transaction": "t-7"}
-        answer = await command(probe, f"{BASE}/{SLUG}/set", json.dumps(body))
+        answer = await command(probe, f"{BASE}/{slug}/set", json.dumps(body))
         assert answer["status"] == "ok", answer
         assert answer["transaction"] == "t-7"
         assert answer["data"]["grid_charging"] is False
@@ -141,10 +144,10 @@ async def test_grid_charging_and_export_rule_over_v1r(
         # The config key is inverted: grid charging off is disallow_… true.
         assert sim.signed.config.grid_charging is False
         assert sim.signed.config.export_rule == "never"
-        answer = await command(probe, f"{BASE}/{SLUG}/grid_charging/set", "ON")
+        answer = await command(probe, f"{BASE}/{slug}/grid_charging/set", "ON")
         assert answer["status"] == "ok", answer
         assert sim.signed.config.grid_charging is True
-        answer = await command(probe, f"{BASE}/{SLUG}/export_rule/set", "never")
+        answer = await command(probe, f"{BASE}/{slug}/export_rule/set", "never")
         assert answer["data"]["unchanged"] is True
     assert sim.signed.config.writes == 2
     assert sim.state.mode == "self_consumption"  # nothing else touched
@@ -375,33 +378,35 @@ async def test_bad_new_commands_never_reach_the_gateway(
 # -- manual backup events ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sim", ["pw3"], indirect=True)
+@pytest.mark.parametrize("sim", ["26.26", "pw3"], indirect=True)
 async def test_manual_backup_start_replace_and_cancel(
     broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
 ) -> None:
     with_key(key, tmp_path)
     sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
     commands = {**SIGNED, "manual_backup": True, "min_interval": 0.0}
-    async with bridge_for(broker, sim, tmp_path, commands=commands, slug="pw3", name="pw3") as p:
-        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "start")
+    names = slug_of(sim)
+    slug = names["slug"]
+    async with bridge_for(broker, sim, tmp_path, commands=commands, **names) as p:
+        answer = await command(p, f"{BASE}/{slug}/manual_backup/set", "start")
         assert answer["status"] == "ok", answer
         assert answer["data"]["manual_backup"] == 3600
         until = sim.signed.state_json(sim.now())["manual_backup_until"]
         assert until == pytest.approx(sim.now() + 3600, abs=5)
         # A running event is cancelled first, as the gateway requires, then the new one starts.
         body = {"manual_backup": {"duration": 7200}, "transaction": 5}
-        answer = await command(p, f"{BASE}/pw3/set", json.dumps(body))
+        answer = await command(p, f"{BASE}/{slug}/set", json.dumps(body))
         assert answer["status"] == "ok", answer
         assert answer["transaction"] == 5
         until = sim.signed.state_json(sim.now())["manual_backup_until"]
         assert until == pytest.approx(sim.now() + 7200, abs=5)
-        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "cancel")
+        answer = await command(p, f"{BASE}/{slug}/manual_backup/set", "cancel")
         assert answer["status"] == "ok", answer
         assert sim.signed.state_json(sim.now())["manual_backup_until"] is None
-        answer = await command(p, f"{BASE}/pw3/manual_backup/set", "cancel")
+        answer = await command(p, f"{BASE}/{slug}/manual_backup/set", "cancel")
         assert answer["data"]["unchanged"] is True
         components = json.loads(
-            (await p.wait_for("homeassistant/device/pw2mqtt_pw3/config")).payload
+            (await p.wait_for(f"homeassistant/device/pw2mqtt_{slug}/config")).payload
         )["cmps"]
     assert components["manual_backup_start"]["p"] == "button"
     assert components["manual_backup_start"]["payload_press"] == "start"
@@ -466,30 +471,33 @@ async def test_pairing_lifts_a_remembered_rest_refusal(
 # -- off-grid over v1r (experimental) ----------------------------------------------------------
 
 
+@pytest.mark.parametrize("sim", ["26.26", "pw3"], indirect=True)
 async def test_off_grid_over_v1r_needs_confirming(
     broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
 ) -> None:
     with_key(key, tmp_path)
     sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
     commands = {**SIGNED, "transport": "v1r", "min_interval": 0.0}
-    async with bridge_with(broker, sim, tmp_path, commands) as probe:
-        bare = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "true")
+    names = slug_of(sim)
+    slug = names["slug"]
+    async with bridge_for(broker, sim, tmp_path, commands=commands, **names) as probe:
+        bare = await command(probe, f"{BASE}/{slug}/off_grid/set", "true")
         assert "needs confirming" in bare["error"]
         assert sim.state.grid_status == "SystemGridConnected"
         unconfirmed = json.dumps({"off_grid": True, "confirm": False})
-        answer = await command(probe, f"{BASE}/{SLUG}/set", unconfirmed)
+        answer = await command(probe, f"{BASE}/{slug}/set", unconfirmed)
         # The second unconfirmed request within 30 s is the confirmation.
         assert answer["status"] == "ok", answer
-        assert answer["data"] == {"gateway": SLUG, "off_grid": True, "transport": "v1r"}
+        assert answer["data"] == {"gateway": slug, "off_grid": True, "transport": "v1r"}
         assert sim.state.grid_status == "SystemIslandedActive"
-        back = await command(probe, f"{BASE}/{SLUG}/off_grid/set", "false")
+        back = await command(probe, f"{BASE}/{slug}/off_grid/set", "false")
         assert back["status"] == "ok", back  # going back needs no confirmation
         assert sim.state.grid_status == "SystemGridConnected"
         confirmed = json.dumps({"off_grid": True, "confirm": True, "transaction": "storm"})
-        answer = await command(probe, f"{BASE}/{SLUG}/set", confirmed)
+        answer = await command(probe, f"{BASE}/{slug}/set", confirmed)
         assert answer["status"] == "ok", answer
         assert sim.state.grid_status == "SystemIslandedActive"
-        bad = await command(probe, f"{BASE}/{SLUG}/set", '{"backup_reserve": 20, "confirm": true}')
+        bad = await command(probe, f"{BASE}/{slug}/set", '{"backup_reserve": 20, "confirm": true}')
         assert '"confirm" goes with "off_grid" only' in bad["error"]
     assert rest_writes(sim) == []
 
