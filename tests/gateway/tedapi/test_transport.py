@@ -257,6 +257,24 @@ async def test_429_pauses_and_nothing_is_sent_during_the_pause(
     assert len(sim.calls) == sent
 
 
+async def test_503_busy_pauses_and_says_so(
+    sim: GatewaySimulator, client: GatewayClient, key: SigningKey
+) -> None:
+    """A gateway "busy" on /tedapi/v1r is paused like one busy on REST: short, then growing."""
+    signed = client.tedapi(key, wall_clock=sim.now)
+    await signed.read_config()
+    sim.set_faults(busy=True)
+    with pytest.raises(GatewayBusyError, match="503"):
+        await signed.read_config()
+    first = client.paused_for
+    assert 10 < first <= 15
+    sim.clear_faults()
+    sent = len(sim.calls)
+    with pytest.raises(GatewayPausedError):
+        await signed.read_config()
+    assert len(sim.calls) == sent, "nothing is sent while paused"
+
+
 # -- against a gateway that misbehaves -----------------------------------------------------------
 
 Behaviour = Callable[[web.Request], Awaitable[web.StreamResponse]]
