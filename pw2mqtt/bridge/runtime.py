@@ -123,7 +123,9 @@ class Bridge:
                 tasks.create_task(self._publish_loop(), name="pw2mqtt.publish")
                 tasks.create_task(
                     keep_status_file(
-                        self.settings.state_dir, self._gateways, lambda: self.connection.connected
+                        self.settings.state_dir,
+                        self._share.owned,
+                        lambda: self.connection.connected,
                     ),
                     name="pw2mqtt.status",
                 )

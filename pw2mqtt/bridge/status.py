@@ -22,17 +22,22 @@ STATUS_INTERVAL = 5.0
 
 
 async def keep_status_file(
-    state_dir: Path, gateways: Sequence[BridgedGateway], mqtt_connected: Callable[[], bool]
+    state_dir: Path,
+    owned: Callable[[], Sequence[BridgedGateway]],
+    mqtt_connected: Callable[[], bool],
 ) -> None:
-    """Keep `<state_dir>/status.json` current for `pw2mqtt healthcheck`."""
+    """Keep `<state_dir>/status.json` current for `pw2mqtt healthcheck`: about the gateways
+    this instance polls (all of them, unless it shares a fleet)."""
     failing: str | None = None  # said once, not every few seconds while it lasts
     while True:
+        gateways = owned()
         polled = [g.last_ok for g in gateways if g.last_ok is not None]
         status = BridgeStatus(
             pid=os.getpid(),
             updated=time.time(),
             mqtt_connected=mqtt_connected(),
             last_poll_ok=max(polled, default=None),
+            gateways_owned=len(gateways),
         )
         try:
             write_status(state_dir, status)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,38 @@ async def test_standalone_runs_alone_when_the_database_is_down_at_start(
         state = probe.retained(f"{BASE}/bridge/instance/one/state")
         assert state is not None
         assert state.text == "online"
+
+
+async def healthcheck(state_dir: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pw2mqtt", "healthcheck", "--state-dir", str(state_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode is not None
+    return process.returncode, out.decode().strip()
+
+
+async def test_a_member_with_no_gateway_of_its_own_is_healthy(
+    postgres: TempPostgres, broker: Broker, sims: list[GatewaySimulator], tmp_path: Path
+) -> None:
+    """Two instances, one gateway: the one without a share is not reported unhealthy (a
+    container would be restarted for nothing), the owner is healthy once it has polled."""
+    plan = assign(dict.fromkeys(INSTANCES, frozenset(NAMES[:1])), NAMES[:1])
+    owner = plan["gw0"]
+    idle = next(i for i in INSTANCES if i != owner)
+    async with (
+        MqttProbe(broker, [f"{BASE}/#", "homeassistant/#"]) as probe,
+        running_bridge(settings("one", sims[:1], broker, postgres, tmp_path)),
+        running_bridge(settings("two", sims[:1], broker, postgres, tmp_path)),
+    ):
+        await until(lambda: owner_of(probe, "gw0") == owner and online(probe, "gw0"), 20)
+        await asyncio.sleep(5.5)  # the status files are rewritten every 5 s
+        assert await healthcheck(tmp_path / owner) == (
+            0,
+            "ok: MQTT connected, gateway polled recently",
+        )
+        assert await healthcheck(tmp_path / idle) == (
+            0,
+            "ok: MQTT connected, no gateway is this instance's to poll right now",
+        )
