@@ -89,6 +89,7 @@ class Bridge:
             self._spawn,
             on_result=self._on_command_result,
             epoch_of=self._share.epoch_of,
+            speaks=self.ownership.speaks_for_fleet,
         )
         self._announcer = (
             Announcer(
@@ -282,8 +283,10 @@ class Bridge:
             return
         slug = self.refresher.gateway_of(message.topic)
         if slug is not None:
-            if self._share.elsewhere(slug):
-                return  # another member of the fleet owns it and answers
+            if self._share.elsewhere(slug) or not (
+                self._share.known(slug) or self.ownership.speaks_for_fleet()
+            ):
+                return  # another member answers  # another member of the fleet owns it and answers
             await self.refresher.handle(slug, message)
             return
         if await self._share.hear(message):

@@ -53,6 +53,9 @@ class FleetShare:
     def epoch_of(self, slug: str) -> int | None:
         return next((g.epoch for g in self._by_key.values() if g.slug == slug), None)
 
+    def known(self, slug: str) -> bool:
+        return any(g.slug == slug for g in self._by_key.values())
+
     def elsewhere(self, slug: str) -> bool:
         """A configured gateway another member of the fleet owns (and answers for)."""
         return any(g.slug == slug and g.epoch is None for g in self._by_key.values())

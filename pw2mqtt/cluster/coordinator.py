@@ -83,6 +83,7 @@ class Coordinator:
         self._token = uuid.uuid4()
         self._held: dict[str, int] = {}
         self._valid_until = 0.0
+        self._speaks_until = 0.0  # while the first-named live member, as of the last round
         self._expiry: asyncio.TimerHandle | None = None
         self._generation = 0  # bumped when everything is lost: late answers are then ignored
         self._table: LeaseTable | None = None
@@ -116,6 +117,12 @@ class Coordinator:
             _LOGGER.warning("cluster: cannot confirm the lease on %s (%s)", key, _reason(err))
             return False
         return current == epoch and self.owns(key) == epoch
+
+    def speaks_for_fleet(self) -> bool:
+        """The live member with the first name speaks, until its membership could have lapsed."""
+        if self._solo is not None:
+            return self._solo.speaks_for_fleet()
+        return time.monotonic() < self._speaks_until
 
     async def wait_started(self) -> None:
         await self._started.wait()
@@ -213,6 +220,8 @@ class Coordinator:
         members = await table.members()
         if not self._current(generation, valid_until):
             return
+        first = min(members, default=None) == self.instance_id
+        self._speaks_until = valid_until if first else 0.0
         lost = [key for key, epoch in self._held.items() if renewed.get(key) != epoch]
         self._lose(lost, "its lease is no longer this instance's")
         if self._held:
@@ -247,6 +256,7 @@ class Coordinator:
 
     def _lose_all(self, reason: str) -> None:
         self._generation += 1
+        self._speaks_until = 0.0
         if self._held:
             _LOGGER.warning("cluster: every gateway of %s let go: %s", self.instance_id, reason)
         self._lose(list(self._held), reason)

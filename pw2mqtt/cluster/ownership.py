@@ -24,6 +24,10 @@ class Ownership(Protocol):
     async def check_fence(self, key: str, epoch: int) -> bool:
         """True when `key` is still owned under `epoch`: ask right before a write."""
 
+    def speaks_for_fleet(self) -> bool:
+        """Whether this instance answers what no gateway's owner answers (a message naming an
+        unknown gateway, or none): one member of a fleet at a time, so nothing is said twice."""
+
     async def run(self) -> None:
         """Keep ownership up to date until cancelled; on the way out, every gateway is lost."""
 
@@ -53,6 +57,9 @@ class Solo:
 
     async def check_fence(self, key: str, epoch: int) -> bool:
         return self.owns(key) == epoch
+
+    def speaks_for_fleet(self) -> bool:
+        return self._running
 
     async def wait_started(self) -> None:
         await self._started.wait()

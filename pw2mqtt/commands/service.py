@@ -61,11 +61,15 @@ class CommandService:
         *,
         on_result: OnResult = _ignore,
         epoch_of: Callable[[str], int | None] = lambda _slug: 0,
+        speaks: Callable[[], bool] = lambda: True,
     ) -> None:
         """`epoch_of(slug)`: the ownership epoch under which this instance commands a gateway,
-        None while another member of a fleet owns it (its commands are that member's)."""
+        None while another member of a fleet owns it (its commands are that member's).
+        `speaks()`: whether this instance answers what no owner answers (an unknown gateway,
+        a message naming none); in a fleet, one member does, so nothing is answered twice."""
         self._topics = topics
         self._epoch_of = epoch_of
+        self._speaks = speaks
         self._settings = settings
         self._connection = connection
         self._executors = executors
@@ -87,25 +91,17 @@ class CommandService:
             return  # our own clearing of a retained command, handed back by the broker
         reply = _Reply(route.response, message.response_topic, message.correlation_data)
         if message.retain:
-            if not message.payload:
-                return  # the broker handing on a cleared retained command: nothing to answer
-            _LOGGER.warning("ignored a retained command on %s; clearing it", message.topic)
-            await self._clear_retained(message.topic)
-            await self._answer_error(
-                reply,
-                "ignored: retained command messages are never executed "
-                "(publish commands without the retain flag)",
-                transaction_of(message.payload),
-                message.topic,
-            )
+            await self._refuse_retained(route, message, reply)
             return
         request: CommandRequest | None = None
         try:
             request = route.parse()
-            if self._elsewhere(request.gateway):
+            if not self._answers_for(request.gateway):
                 return
             executor = self._check(request)
         except CommandError as err:
+            if not self._answers_for(request.gateway if request else route.gateway):
+                return
             transaction = err.transaction or transaction_of(message.payload)
             await self._answer_error(reply, str(err), transaction, message.topic)
             gateway = request.gateway if request else route.gateway
@@ -115,6 +111,19 @@ class CommandService:
             return
         await self._event("command_accepted", request, {})
         self._spawn(self._execute(executor, request, reply, self._epoch_of(request.gateway)))
+
+    async def _refuse_retained(self, route: _Route, message: Incoming, reply: _Reply) -> None:
+        if not message.payload or not self._answers_for(self._named(route)):
+            return  # a cleared retained command, or one another member answers
+        _LOGGER.warning("ignored a retained command on %s; clearing it", message.topic)
+        await self._clear_retained(message.topic)
+        await self._answer_error(
+            reply,
+            "ignored: retained command messages are never executed "
+            "(publish commands without the retain flag)",
+            transaction_of(message.payload),
+            message.topic,
+        )
 
     async def announce_availability(self, slug: str) -> None:
         """Publish, retained, whether each enabled command kind may be sent to a gateway."""
@@ -133,6 +142,22 @@ class CommandService:
     def _elsewhere(self, slug: str | None) -> bool:
         """A gateway this instance knows but does not own now: another instance answers."""
         return slug is not None and slug in self._executors() and self._epoch_of(slug) is None
+
+    def _answers_for(self, slug: str | None) -> bool:
+        """The owner answers for its gateway; for an unknown one, or none, the speaker does."""
+        if slug is not None and slug in self._executors():
+            return self._epoch_of(slug) is not None
+        return self._speaks()
+
+    @staticmethod
+    def _named(route: _Route) -> str | None:
+        """The gateway a message names, from its topic or else its (valid) payload."""
+        if route.gateway is not None:
+            return route.gateway
+        try:
+            return route.parse().gateway
+        except CommandError:
+            return None
 
     def _route(self, topic: str, payload: bytes) -> _Route | None:
         base = self._topics.base + "/"

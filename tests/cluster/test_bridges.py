@@ -119,6 +119,22 @@ async def test_two_bridges_share_the_fleet_and_one_takes_over_when_the_other_sto
                 assert [r["status"] for r in replies] == ["ok"], replies
                 assert posts(sim) == 1
 
+                # What no owner answers (an unknown gateway, a message naming none) is answered
+                # by one member of the fleet, not by each.
+                mark = probe.mark()
+                await probe.publish(f"{BASE}/nosuch/operation_mode/set", "backup")
+                await probe.publish(f"{BASE}/bridge/request/gateway/set", "{not json")
+                await probe.publish(f"{BASE}/nosuch/get", "")
+                await probe.wait_for(ANSWERS, start=mark, timeout=15)
+                await asyncio.sleep(1.5)  # room for a second answer, were there one
+                errors = [r["error"] for r in answers(probe, mark)]
+                assert len(errors) == 2, errors
+                assert "unknown gateway 'nosuch'" in errors[0]
+                gets = [
+                    m for m in probe.messages[mark:] if m.topic.endswith("/response/gateway/get")
+                ]
+                assert len(gets) == 1, gets
+
                 # `one` stops: its last word marks it offline, and `two` takes its gateways.
                 mark = probe.mark()
                 one.cancel()

@@ -114,6 +114,18 @@ async def test_a_stopped_instance_hands_its_keys_over_at_once(fleet: Fleet) -> N
     fleet.assert_never_two_owners()
 
 
+async def test_one_member_speaks_for_the_fleet_and_the_next_when_it_stops(fleet: Fleet) -> None:
+    for name in sorted(ABC):
+        fleet.start(name)
+    await fleet.converged(4 * LEASE, ABC)
+    await asyncio.sleep(INTERVAL + 0.2)  # a round in which every member saw all the others
+    assert [n for n, m in fleet.members.items() if m.speaks_for_fleet()] == ["a"]
+    await fleet.stop("a")
+    assert not fleet.members["a"].speaks_for_fleet()
+    await asyncio.sleep(INTERVAL + 0.5)
+    assert [n for n, m in fleet.members.items() if m.speaks_for_fleet()] == ["b"]
+
+
 async def test_every_instance_lets_go_when_postgres_dies(
     postgres: TempPostgres, fleet: Fleet
 ) -> None:
