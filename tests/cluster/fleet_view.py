@@ -43,6 +43,7 @@ def fleet_settings(
     state_dir: Path,
     *,
     gateway: Mapping[str, Any] | None = None,
+    cluster: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """One instance's settings: every simulator as `gw<i>`, a lease of `LEASE` seconds."""
@@ -51,7 +52,7 @@ def fleet_settings(
         {"host": broker.host, "port": broker.port, "client_id": "pw2mqtt-fleet"},
         state_dir,
         gateway={"timeout": 2.0, **(gateway or {})},
-        cluster={"dsn": dsn, "instance_id": instance, "lease_seconds": LEASE},
+        cluster={"dsn": dsn, "instance_id": instance, "lease_seconds": LEASE, **(cluster or {})},
         **extra,
     )
     for entry, name in zip(values["gateways"], names(len(sims)), strict=True):

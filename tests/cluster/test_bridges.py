@@ -32,7 +32,7 @@ from tests.cluster.fleet_view import (
     until,
     view,
 )
-from tests.harness import bridge_settings, running_bridge
+from tests.harness import running_bridge
 from tests.mqtt_probe import Broker, MqttProbe, ProbeMessage
 
 NAMES = names(4)
@@ -215,12 +215,7 @@ async def test_a_bridge_whose_database_is_down_at_start_stops_with_a_clear_error
     broker: Broker, sims: list[GatewaySimulator], tmp_path: Path
 ) -> None:
     dsn = f"postgresql://pw2mqtt:hunter2@127.0.0.1:{_closed_port()}/fleet"
-    values = bridge_settings(
-        sims[:1],
-        {"host": broker.host, "port": broker.port},
-        tmp_path / "state",
-        cluster={"dsn": dsn, "instance_id": "one"},
-    )
+    values = fleet_settings("one", sims[:1], broker, dsn, tmp_path / "state")
     async with MqttProbe(broker, [f"{BASE}/#"]) as probe:
         with pytest.raises(ClusterError) as caught:
             await asyncio.wait_for(Bridge(Settings.model_validate(values)).run(), 20)
@@ -234,14 +229,8 @@ async def test_standalone_runs_alone_when_the_database_is_down_at_start(
     broker: Broker, sims: list[GatewaySimulator], tmp_path: Path
 ) -> None:
     dsn = f"postgresql://pw2mqtt@127.0.0.1:{_closed_port()}/fleet"
-    values = bridge_settings(
-        sims[:2],
-        {"host": broker.host, "port": broker.port},
-        tmp_path / "state",
-        cluster={"dsn": dsn, "instance_id": "one", "on_database_down": "standalone"},
-    )
-    for entry, name in zip(values["gateways"], NAMES, strict=False):
-        entry["name"] = name
+    down = {"on_database_down": "standalone"}
+    values = fleet_settings("one", sims[:2], broker, dsn, tmp_path / "state", cluster=down)
     async with MqttProbe(broker, [f"{BASE}/#"]) as probe, running_bridge(values):
         await until(lambda: online(probe, "gw0") and online(probe, "gw1"), timeout=20)
         state = probe.retained(f"{BASE}/bridge/instance/one/state")

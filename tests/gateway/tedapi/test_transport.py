@@ -239,15 +239,17 @@ async def test_din_gzipped_or_plain(profile: str, tmp_path: Path) -> None:
         assert gateway.profile.din_gzip is (profile == "26.26")
 
 
-async def test_429_pauses_and_nothing_is_sent_during_the_pause(
-    sim: GatewaySimulator, client: GatewayClient, key: SigningKey
+@pytest.mark.parametrize(("fault", "said"), [("rate_limit", "429"), ("busy", "503")])
+async def test_busy_answers_pause_and_nothing_is_sent_during_the_pause(
+    sim: GatewaySimulator, client: GatewayClient, key: SigningKey, fault: str, said: str
 ) -> None:
+    """A gateway busy on /tedapi/v1r is paused as one busy on REST is: short, then growing."""
     signed = client.tedapi(key, wall_clock=sim.now)
     await signed.read_config()
-    sim.set_faults(rate_limit=True)
-    with pytest.raises(GatewayBusyError, match="429"):
+    sim.set_faults(**{fault: True})
+    with pytest.raises(GatewayBusyError, match=said):
         await signed.read_config()
-    assert client.paused_for > 10  # a busy pause starts short (15 s) and grows
+    assert 10 < client.paused_for <= 15  # a busy pause starts short (15 s) and grows
     sim.clear_faults()
     sent = len(sim.calls)
     with pytest.raises(GatewayPausedError):
@@ -255,24 +257,6 @@ async def test_429_pauses_and_nothing_is_sent_during_the_pause(
     with pytest.raises(GatewayPausedError):
         await signed.key_status()
     assert len(sim.calls) == sent
-
-
-async def test_503_busy_pauses_and_says_so(
-    sim: GatewaySimulator, client: GatewayClient, key: SigningKey
-) -> None:
-    """A gateway "busy" on /tedapi/v1r is paused like one busy on REST: short, then growing."""
-    signed = client.tedapi(key, wall_clock=sim.now)
-    await signed.read_config()
-    sim.set_faults(busy=True)
-    with pytest.raises(GatewayBusyError, match="503"):
-        await signed.read_config()
-    first = client.paused_for
-    assert 10 < first <= 15
-    sim.clear_faults()
-    sent = len(sim.calls)
-    with pytest.raises(GatewayPausedError):
-        await signed.read_config()
-    assert len(sim.calls) == sent, "nothing is sent while paused"
 
 
 # -- against a gateway that misbehaves -----------------------------------------------------------
