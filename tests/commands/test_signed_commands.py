@@ -178,6 +178,28 @@ async def test_pending_key_under_v1r_is_refused_without_rest(
     assert sim.state.backup_reserve_percent == 24.0
 
 
+async def test_a_key_removed_while_running_is_refused_without_rest(
+    broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
+) -> None:
+    """Removed in the Tesla app after it worked: the gateway says the key is unknown, and
+    nothing falls back to REST (a customer login's writes are refused there, and repeated
+    refused writes are how accounts get locked out)."""
+    with_key(key, tmp_path)
+    sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
+    commands = {**SIGNED, "min_interval": 0.0}
+    async with bridge_with(broker, sim, tmp_path, commands) as probe:
+        answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "30")
+        assert answer["status"] == "ok", answer
+        sim.set_key_state(key.public_key_der, KeyState.REMOVED)
+        answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "50")
+        assert answer["status"] == "error", answer
+        assert "the gateway does not know this key" in answer["error"]
+        assert "pair the key: pw2mqtt pair" in answer["error"]
+    assert rest_writes(sim) == []
+    assert sim.signed.config.writes == 1
+    assert sim.state.backup_reserve_percent == pytest.approx(30 * 0.95 + 5)
+
+
 async def test_unknown_key_under_v1r_says_to_pair(
     broker: Broker, sim: GatewaySimulator, key: SigningKey, tmp_path: Path
 ) -> None:

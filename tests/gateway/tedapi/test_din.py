@@ -48,8 +48,8 @@ def test_other_din_shapes(din: str) -> None:
         (f"{DIN} {DIN}".encode(), "is not a DIN"),
         ("1232100-00-E--TG12345678901\u00e9".encode(), "not ASCII"),
         (b"\x1f\x8b\x08\x00broken", "does not decompress"),
-        (gzip.compress(DIN.encode())[:-6], "does not decompress"),
-        (gzip.compress(b"x" * 100_000), "more than 4096 bytes"),
+        (gzip.compress(DIN.encode(), mtime=0)[:-6], "does not decompress"),
+        (gzip.compress(b"x" * 100_000, mtime=0), "more than 4096 bytes"),
         (b"x" * 5000, "far more than a DIN"),
     ],
 )
