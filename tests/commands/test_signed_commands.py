@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -326,13 +327,19 @@ async def test_gateway_block_overrides_the_global_one(
 ) -> None:
     with_key(key, tmp_path)
     sim.set_key_state(key.public_key_der, KeyState.VERIFIED, "pw2mqtt")
-    own = {"backup_reserve": True, "operation_mode": False}
-    async with bridge_with(broker, sim, tmp_path, {"operation_mode": True}, own) as probe:
+    own = {"backup_reserve": True, "operation_mode": False, "min_interval": 3.0}
+    common = {"operation_mode": True, "min_interval": 0.0}
+    async with bridge_with(broker, sim, tmp_path, common, own) as probe:
         answer = await command(probe, f"{BASE}/{SLUG}/operation_mode/set", "backup")
         assert "operation_mode commands are not enabled" in answer["error"]
         answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "40")
         assert answer["status"] == "ok", answer
-    assert sim.state.backup_reserve_percent == 43.0
+        first = time.monotonic()
+        answer = await command(probe, f"{BASE}/{SLUG}/backup_reserve/set", "45")
+        assert answer["status"] == "ok", answer
+        # The gateway's own min_interval, not the global 0: the second write waited for it.
+        assert time.monotonic() - first >= 2.5
+    assert sim.state.backup_reserve_percent == pytest.approx(45 * 0.95 + 5)
     assert sim.state.mode == "self_consumption"
 
 
