@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 STATE_DIR_TEXT = "<state_dir>"
@@ -34,6 +35,15 @@ class LogRelay(logging.Handler):
         level = record.levelname.lower()
         self._records.append({"level": level, "message": message, "namespace": record.name})
         self._wake.set()
+
+    @contextlib.contextmanager
+    def listening(self, logger: logging.Logger) -> Iterator[None]:
+        """Relay what `logger` says while the block runs."""
+        logger.addHandler(self)
+        try:
+            yield
+        finally:
+            logger.removeHandler(self)
 
     def take(self) -> list[dict[str, str]]:
         records = list(self._records)

@@ -55,9 +55,11 @@ class Bridge:
             settings.mqtt.base_topic, settings.homeassistant.discovery_prefix, self.instance
         )
         self._wake = asyncio.Event()
-        self._gateways = bridged_gateways(settings, wake=self._wake, fence=self._still_owned)
-        self._by_key = {gateway_key(g.settings): g for g in self._gateways}
         self._log_relay = LogRelay(self._wake, settings.state_dir)
+        # What reading the state directory finds wrong is said on bridge/logging too.
+        with self._log_relay.listening(logging.getLogger("pw2mqtt")):
+            self._gateways = bridged_gateways(settings, wake=self._wake, fence=self._still_owned)
+        self._by_key = {gateway_key(g.settings): g for g in self._gateways}
         self._birth_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self.connection = self._make_connection()
@@ -112,8 +114,13 @@ class Bridge:
 
     async def run(self) -> None:
         """Run until cancelled; on the way out say `offline` and close the gateways' sessions."""
-        package_logger = logging.getLogger("pw2mqtt")
-        package_logger.addHandler(self._log_relay)
+        try:
+            with self._log_relay.listening(logging.getLogger("pw2mqtt")):
+                await self._run_parts()
+        finally:
+            await asyncio.shield(self._shutdown())
+
+    async def _run_parts(self) -> None:
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
@@ -134,9 +141,6 @@ class Bridge:
                 tasks.create_task(self.health.run(), name="pw2mqtt.health")
         except* ClusterError as group:
             raise group.exceptions[0] from None  # the fleet's database cannot be used
-        finally:
-            package_logger.removeHandler(self._log_relay)
-            await asyncio.shield(self._shutdown())
 
     async def _shutdown(self) -> None:
         offline = Outgoing(self.topics.bridge_state, OFFLINE, retain=True, qos=1)

@@ -102,11 +102,14 @@ async def test_a_damaged_saved_slug_is_said_ignored_and_written_afresh(
         slug = sim.din.rsplit("--", 1)[-1].lower()
         async with MqttProbe(broker, [f"{BASE}/#"]) as probe:
             async with running_bridge(settings(broker, sim, tmp_path)):
+                # Found while the bridge was being built, said once it has a broker.
+                logged = await probe.wait_for(
+                    f"{BASE}/bridge/logging", lambda m: b"topic slug is damaged" in m.payload
+                )
                 await probe.wait_for(
                     f"{BASE}/{slug}/availability", lambda m: m.text == "online", timeout=10
                 )
-        # Said while the bridge is being set up, before it has a broker: in the process's log.
+        assert "working it out again" in json.loads(logged.payload)["message"]
         assert "the saved topic slug is damaged" in caplog.text
-        assert "working it out again" in caplog.text
         assert (host_dir / "topic-slug").read_text() == f"{slug}\n"
         assert all(m.topic.split("/")[1] in {slug, "bridge"} for m in probe.messages)
