@@ -76,11 +76,7 @@ class Refresher:
 
     def gateway_of(self, topic: str) -> str | None:
         """The gateway a `get` topic names, or None for any other topic."""
-        parts = topic.split("/")
-        base = self._topics.base.split("/")
-        if len(parts) != len(base) + 2 or parts[: len(base)] != base or parts[-1] != "get":
-            return None
-        return None if parts[-2] == "bridge" else parts[-2]
+        return self._topics.gateway_of(topic, "get")
 
     async def handle(self, slug: str, message: Incoming) -> None:
         transaction = transaction_of(message.payload)

@@ -287,15 +287,19 @@ class Bridge:
             return
         slug = self.refresher.gateway_of(message.topic)
         if slug is not None:
-            if self._share.elsewhere(slug) or not (
-                self._share.known(slug) or self.ownership.speaks_for_fleet()
-            ):
-                return  # another member answers  # another member of the fleet owns it and answers
+            if not self._answers_for(slug):
+                return  # another member of the fleet answers
             await self.refresher.handle(slug, message)
             return
         if await self._share.hear(message):
             return
         await self.commands.handle(message)
+
+    def _answers_for(self, slug: str) -> bool:
+        """The owner answers for its gateway; for an unknown one, the fleet's speaker does."""
+        if self._share.known(slug):
+            return self._share.epoch_of(slug) is not None
+        return self.ownership.speaks_for_fleet()
 
     def _schedule_reannounce(self) -> None:
         if self._birth_task is not None and not self._birth_task.done():

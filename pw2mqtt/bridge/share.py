@@ -56,10 +56,6 @@ class FleetShare:
     def known(self, slug: str) -> bool:
         return any(g.slug == slug for g in self._by_key.values())
 
-    def elsewhere(self, slug: str) -> bool:
-        """A configured gateway another member of the fleet owns (and answers for)."""
-        return any(g.slug == slug and g.epoch is None for g in self._by_key.values())
-
     def on_change(self, key: str, epoch: int | None) -> None:
         """Poll a gateway from the moment this instance owns it; stop the moment it does not."""
         gateway = self._by_key[key]
@@ -95,7 +91,7 @@ class FleetShare:
     async def hear(self, message: Incoming) -> bool:
         """Whether `message` is a gateway's availability; when it contradicts what this
         instance, the owner, last said there, it is said again."""
-        slug = self._topics.gateway_of_availability(message.topic)
+        slug = self._topics.gateway_of(message.topic, "availability")
         if slug is None:
             return False
         heard = message.payload.decode(errors="replace")

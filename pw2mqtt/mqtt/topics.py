@@ -87,9 +87,9 @@ class Topics:
     def availability_filter(self) -> str:
         return f"{self.base}/+/availability"
 
-    def gateway_of_availability(self, topic: str) -> str | None:
-        """The gateway whose `availability` topic this is, or None for any other topic."""
-        prefix, suffix = f"{self.base}/", "/availability"
+    def gateway_of(self, topic: str, leaf: str) -> str | None:
+        """The gateway named by `<base>/<gateway>/<leaf>`, or None for any other topic."""
+        prefix, suffix = f"{self.base}/", f"/{leaf}"
         if not (topic.startswith(prefix) and topic.endswith(suffix)):
             return None
         slug = topic[len(prefix) : -len(suffix)]
